@@ -1,0 +1,140 @@
+#include "ecdsa.h"
+
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+#include <string.h>
+
+#include "ct.h"
+
+static size_t coord_len(ecdsa_curve c)
+{
+    return c == ECDSA_P256_SHA256 ? 32 : 48;
+}
+
+static EVP_PKEY *pkey_from_raw(ecdsa_curve curve, const uint8_t *pub, const uint8_t *priv)
+{
+    size_t cl = coord_len(curve);
+    uint8_t point[1 + 96];
+    point[0] = 0x04;
+    memcpy(point + 1, pub, 2 * cl);
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    BIGNUM *d = priv ? BN_bin2bn(priv, (int)cl, NULL) : NULL;
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY_CTX *ctx = NULL;
+    EVP_PKEY *pk = NULL;
+    if (!bld ||
+        !OSSL_PARAM_BLD_push_utf8_string(
+            bld, OSSL_PKEY_PARAM_GROUP_NAME,
+            curve == ECDSA_P256_SHA256 ? "prime256v1" : "secp384r1", 0) ||
+        !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, 1 + 2 * cl) ||
+        (priv && (!d || !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, d)))) {
+        goto out;
+    }
+    params = OSSL_PARAM_BLD_to_param(bld);
+    ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+    if (!params || !ctx || EVP_PKEY_fromdata_init(ctx) != 1 ||
+        EVP_PKEY_fromdata(ctx, &pk, priv ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, params) != 1) {
+        pk = NULL;
+        goto out;
+    }
+    /* fromdata does not always validate the point; do it explicitly. */
+    EVP_PKEY_CTX *chk = EVP_PKEY_CTX_new(pk, NULL);
+    int ok = chk && EVP_PKEY_public_check(chk) == 1;
+    EVP_PKEY_CTX_free(chk);
+    if (!ok) {
+        EVP_PKEY_free(pk);
+        pk = NULL;
+    }
+out:
+    EVP_PKEY_CTX_free(ctx);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    BN_clear_free(d);
+    return pk;
+}
+
+err_t ecdsa_verify(ecdsa_curve curve, const uint8_t *pub, const void *msg, size_t n,
+                   const uint8_t *sig)
+{
+    size_t cl = coord_len(curve);
+    EVP_PKEY *pk = pkey_from_raw(curve, pub, NULL);
+    if (!pk) {
+        return err_fail(ERR_BAD_KEY, "ECDSA public key is not a valid curve point");
+    }
+    err_t e = ERR_BAD_SIGNATURE;
+    ECDSA_SIG *s = ECDSA_SIG_new();
+    BIGNUM *r = BN_bin2bn(sig, (int)cl, NULL);
+    BIGNUM *sv = BN_bin2bn(sig + cl, (int)cl, NULL);
+    unsigned char *der = NULL;
+    int derlen = 0;
+    if (s && r && sv && ECDSA_SIG_set0(s, r, sv) == 1) {
+        r = sv = NULL; /* owned by s now */
+        derlen = i2d_ECDSA_SIG(s, &der);
+    }
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    if (derlen > 0 && md &&
+        EVP_DigestVerifyInit(md, NULL, curve == ECDSA_P256_SHA256 ? EVP_sha256() : EVP_sha384(),
+                             NULL, pk) == 1 &&
+        EVP_DigestVerify(md, der, (size_t)derlen, msg, n) == 1) {
+        e = ERR_OK;
+    }
+    EVP_MD_CTX_free(md);
+    OPENSSL_free(der);
+    BN_free(r);
+    BN_free(sv);
+    ECDSA_SIG_free(s);
+    EVP_PKEY_free(pk);
+    return e;
+}
+
+err_t p256_generate(p256_key *k)
+{
+    EVP_PKEY *pk = EVP_EC_gen("prime256v1");
+    if (!pk) {
+        return err_fail(ERR_CRYPTO, "P-256 key generation failed");
+    }
+    BIGNUM *d = NULL;
+    uint8_t point[65];
+    size_t plen = 0;
+    err_t e = ERR_OK;
+    if (EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_PRIV_KEY, &d) != 1 ||
+        BN_bn2binpad(d, k->priv, P256_PRIV_LEN) != P256_PRIV_LEN ||
+        EVP_PKEY_get_octet_string_param(pk, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point), &plen) !=
+            1 ||
+        plen != 65) {
+        e = err_fail(ERR_CRYPTO, "P-256 key export failed");
+    } else {
+        memcpy(k->pub, point + 1, 64);
+    }
+    BN_clear_free(d);
+    EVP_PKEY_free(pk);
+    return e;
+}
+
+err_t p256_sign(const p256_key *k, const void *msg, size_t n, uint8_t sig[P256_SIG_LEN])
+{
+    EVP_PKEY *pk = pkey_from_raw(ECDSA_P256_SHA256, k->pub, k->priv);
+    if (!pk) {
+        return err_fail(ERR_BAD_KEY, "P-256 private key rejected");
+    }
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned char der[80];
+    size_t dlen = sizeof(der);
+    err_t e = err_fail(ERR_CRYPTO, "P-256 signing failed");
+    if (md && EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, pk) == 1 &&
+        EVP_DigestSign(md, der, &dlen, msg, n) == 1) {
+        const unsigned char *p = der;
+        ECDSA_SIG *s = d2i_ECDSA_SIG(NULL, &p, (long)dlen);
+        if (s && BN_bn2binpad(ECDSA_SIG_get0_r(s), sig, 32) == 32 &&
+            BN_bn2binpad(ECDSA_SIG_get0_s(s), sig + 32, 32) == 32) {
+            e = ERR_OK;
+        }
+        ECDSA_SIG_free(s);
+    }
+    EVP_MD_CTX_free(md);
+    EVP_PKEY_free(pk);
+    return e;
+}
