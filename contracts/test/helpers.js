@@ -71,8 +71,8 @@ async function balanceOf(bc, addr) {
 }
 
 // A network: root (owned by `rootOwner`), proxy (owned by `proxyOwner`, keys `proxyKeys`).
-async function setup({ paramsOverrides = {}, now = 1_800_000_000 } = {}) {
-    const k = await codes();
+async function setup({ paramsOverrides = {}, now = 1_800_000_000, codes: k } = {}) {
+    k ??= await codes();
     const bc = await Blockchain.create();
     bc.now = now;
     const rootOwner = await bc.treasury('rootOwner');
@@ -106,7 +106,7 @@ async function deployClient(net, proxySi, ownerName, { keys = net.proxyKeys, par
     const si = c.clientStateInit(params, { owner: owner.address, proxy: proxySi.address, publicKey: keys.publicKey });
     const r = await owner.send({ to: si.address, value: toNano('0.8'), init: { code: si.code, data: si.data }, bounce: false });
     expectTx(r, { to: si.address });
-    return { owner, ...si };
+    return { owner, ...si, result: r };
 }
 
 async function deployWorker(net, proxySi, ownerName, { keys = net.proxyKeys, params = net.params } = {}) {
