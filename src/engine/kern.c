@@ -1,0 +1,101 @@
+#include "kern.h"
+
+#include "gguf.h"
+#include "quant.h"
+
+bool kern_type_supported(uint32_t type)
+{
+    return type == GGML_T_F32 || type == GGML_T_F16 || type == GGML_T_BF16 ||
+           type == GGML_T_Q8_0 || type == GGML_T_Q4_0;
+}
+
+/* Eight independent partial sums (element i goes to sum i % 8) keep the dependency chain
+ * short and let the compiler vectorise without reassociating. */
+static float p_dot_f32(const float *a, const float *b, size_t n)
+{
+    float s[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        for (int k = 0; k < 8; k++) {
+            s[k] += a[i + k] * b[i + k];
+        }
+    }
+    for (; i < n; i++) {
+        s[0] += a[i] * b[i];
+    }
+    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+}
+
+static float p_dot(uint32_t type, const void *w, const float *x, size_t n)
+{
+    if (type == GGML_T_F32) {
+        return p_dot_f32(w, x, n);
+    }
+    /* dequantize in chunks so the sum order matches p_dot_f32 on the whole row */
+    float s[8] = {0};
+    float tmp[256];
+    const uint8_t *p = w;
+    size_t i = 0;
+    uint64_t chunk_bytes = ggml_row_bytes(type, 256);
+    for (; i + 256 <= n; i += 256, p += chunk_bytes) {
+        dequant_row(type, p, tmp, 256);
+        for (size_t j = 0; j < 256; j += 8) {
+            for (int k = 0; k < 8; k++) {
+                s[k] += tmp[j + k] * x[i + j + k];
+            }
+        }
+    }
+    size_t rest = n - i;
+    if (rest) {
+        dequant_row(type, p, tmp, rest);
+        size_t j = 0;
+        for (; j + 8 <= rest; j += 8) {
+            for (int k = 0; k < 8; k++) {
+                s[k] += tmp[j + k] * x[i + j + k];
+            }
+        }
+        for (; j < rest; j++) {
+            s[0] += tmp[j] * x[i + j];
+        }
+    }
+    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+}
+
+static void p_axpy(float a, const float *x, float *y, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        y[i] += a * x[i];
+    }
+}
+
+static const kern_ops PORTABLE = {
+    .name = "portable",
+    .dot = p_dot,
+    .dequant = dequant_row,
+    .dot_f32 = p_dot_f32,
+    .axpy = p_axpy,
+};
+
+const kern_ops *kern_portable(void)
+{
+    return &PORTABLE;
+}
+
+const kern_ops *kern_avx2_table(void);
+
+const kern_ops *kern_avx2(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        return kern_avx2_table();
+    }
+#endif
+    return NULL;
+}
+
+const kern_ops *kern_best(void)
+{
+    const kern_ops *k = kern_avx2();
+    return k ? k : &PORTABLE;
+}

@@ -1,0 +1,216 @@
+/* AVX2 + FMA + F16C kernels. Each function carries a target attribute instead of the whole
+ * file being built with -mavx2, so nothing here runs unless kern_avx2() found the features.
+ *
+ * Sum order: element i of a row goes to lane i % 8 of accumulator (i / 8) % 4; the four
+ * accumulators are added (0+1)+(2+3) and the lanes reduced pairwise; elements past the last
+ * multiple of 32 are added one by one to a scalar, then to the total. dot() and dot_f32() on
+ * dequantized rows follow exactly this order. */
+#include "kern.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+
+#include <immintrin.h>
+#include <string.h>
+
+#include "gguf.h"
+#include "quant.h"
+
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+
+AVX2 static inline float hsum(__m256 a0, __m256 a1, __m256 a2, __m256 a3)
+{
+    __m256 s = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+    __m128 lo = _mm256_castps256_ps128(s);
+    __m128 hi = _mm256_extractf128_ps(s, 1);
+    __m128 q = _mm_add_ps(lo, hi);
+    __m128 sh = _mm_movehl_ps(q, q);
+    q = _mm_add_ps(q, sh);
+    sh = _mm_shuffle_ps(q, q, 0x55);
+    q = _mm_add_ss(q, sh);
+    return _mm_cvtss_f32(q);
+}
+
+AVX2 static float a_dot_f32(const float *a, const float *b, size_t n)
+{
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
+        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+    }
+    float tail = 0.0f;
+    for (; i < n; i++) {
+        tail += a[i] * b[i];
+    }
+    return hsum(s0, s1, s2, s3) + tail;
+}
+
+AVX2 static inline __m256 load_f16(const uint8_t *p)
+{
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)p));
+}
+
+AVX2 static inline __m256 load_bf16(const uint8_t *p)
+{
+    __m128i h = _mm_loadu_si128((const __m128i *)(const void *)p);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+AVX2 static inline float scale_of(const uint8_t *blk)
+{
+    uint16_t h;
+    memcpy(&h, blk, 2);
+    return _cvtsh_ss(h);
+}
+
+/* 8 int8 -> 8 f32 times d */
+AVX2 static inline __m256 q8x8(const uint8_t *q, __m256 d)
+{
+    __m128i v = _mm_loadl_epi64((const __m128i *)(const void *)q);
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v)), d);
+}
+
+/* Q4_0 block: 32 values as four vectors of 8 (elements 0-7, 8-15, 16-23, 24-31). */
+AVX2 static inline void q4x32(const uint8_t *blk, __m256 out[4])
+{
+    __m256 d = _mm256_set1_ps(scale_of(blk));
+    __m128i raw = _mm_loadu_si128((const __m128i *)(const void *)(blk + 2));
+    __m128i lo = _mm_and_si128(raw, _mm_set1_epi8(0x0f));
+    __m128i hi = _mm_and_si128(_mm_srli_epi16(raw, 4), _mm_set1_epi8(0x0f));
+    __m128i eight = _mm_set1_epi8(8);
+    lo = _mm_sub_epi8(lo, eight);
+    hi = _mm_sub_epi8(hi, eight);
+    out[0] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo)), d);
+    out[1] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8))), d);
+    out[2] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi)), d);
+    out[3] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8))), d);
+}
+
+AVX2 static float a_dot(uint32_t type, const void *w, const float *x, size_t n)
+{
+    const uint8_t *p = w;
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    size_t i = 0;
+    float tail = 0.0f;
+    switch (type) {
+    case GGML_T_F32:
+        return a_dot_f32(w, x, n);
+    case GGML_T_F16:
+        for (; i + 32 <= n; i += 32) {
+            const uint8_t *q = p + 2 * i;
+            s0 = _mm256_fmadd_ps(load_f16(q), _mm256_loadu_ps(x + i), s0);
+            s1 = _mm256_fmadd_ps(load_f16(q + 16), _mm256_loadu_ps(x + i + 8), s1);
+            s2 = _mm256_fmadd_ps(load_f16(q + 32), _mm256_loadu_ps(x + i + 16), s2);
+            s3 = _mm256_fmadd_ps(load_f16(q + 48), _mm256_loadu_ps(x + i + 24), s3);
+        }
+        for (; i < n; i++) {
+            uint16_t h;
+            memcpy(&h, p + 2 * i, 2);
+            tail += _cvtsh_ss(h) * x[i];
+        }
+        break;
+    case GGML_T_BF16:
+        for (; i + 32 <= n; i += 32) {
+            const uint8_t *q = p + 2 * i;
+            s0 = _mm256_fmadd_ps(load_bf16(q), _mm256_loadu_ps(x + i), s0);
+            s1 = _mm256_fmadd_ps(load_bf16(q + 16), _mm256_loadu_ps(x + i + 8), s1);
+            s2 = _mm256_fmadd_ps(load_bf16(q + 32), _mm256_loadu_ps(x + i + 16), s2);
+            s3 = _mm256_fmadd_ps(load_bf16(q + 48), _mm256_loadu_ps(x + i + 24), s3);
+        }
+        for (; i < n; i++) {
+            uint16_t h;
+            memcpy(&h, p + 2 * i, 2);
+            tail += bf16_to_f32(h) * x[i];
+        }
+        break;
+    case GGML_T_Q8_0:
+        for (; i + 32 <= n; i += 32) {
+            const uint8_t *blk = p + (i / QK) * Q8_0_BYTES;
+            __m256 d = _mm256_set1_ps(scale_of(blk));
+            s0 = _mm256_fmadd_ps(q8x8(blk + 2, d), _mm256_loadu_ps(x + i), s0);
+            s1 = _mm256_fmadd_ps(q8x8(blk + 10, d), _mm256_loadu_ps(x + i + 8), s1);
+            s2 = _mm256_fmadd_ps(q8x8(blk + 18, d), _mm256_loadu_ps(x + i + 16), s2);
+            s3 = _mm256_fmadd_ps(q8x8(blk + 26, d), _mm256_loadu_ps(x + i + 24), s3);
+        }
+        break;
+    case GGML_T_Q4_0:
+        for (; i + 32 <= n; i += 32) {
+            __m256 v[4];
+            q4x32(p + (i / QK) * Q4_0_BYTES, v);
+            s0 = _mm256_fmadd_ps(v[0], _mm256_loadu_ps(x + i), s0);
+            s1 = _mm256_fmadd_ps(v[1], _mm256_loadu_ps(x + i + 8), s1);
+            s2 = _mm256_fmadd_ps(v[2], _mm256_loadu_ps(x + i + 16), s2);
+            s3 = _mm256_fmadd_ps(v[3], _mm256_loadu_ps(x + i + 24), s3);
+        }
+        break;
+    default:
+        return 0.0f;
+    }
+    return hsum(s0, s1, s2, s3) + tail;
+}
+
+AVX2 static void a_dequant(uint32_t type, const void *w, float *out, size_t n)
+{
+    const uint8_t *p = w;
+    size_t i = 0;
+    switch (type) {
+    case GGML_T_F16:
+        for (; i + 8 <= n; i += 8) {
+            _mm256_storeu_ps(out + i, load_f16(p + 2 * i));
+        }
+        break;
+    case GGML_T_Q8_0:
+        for (; i + 32 <= n; i += 32) {
+            const uint8_t *blk = p + (i / QK) * Q8_0_BYTES;
+            __m256 d = _mm256_set1_ps(scale_of(blk));
+            for (int k = 0; k < 4; k++) {
+                _mm256_storeu_ps(out + i + 8 * k, q8x8(blk + 2 + 8 * k, d));
+            }
+        }
+        return;
+    case GGML_T_Q4_0:
+        for (; i + 32 <= n; i += 32) {
+            __m256 v[4];
+            q4x32(p + (i / QK) * Q4_0_BYTES, v);
+            for (int k = 0; k < 4; k++) {
+                _mm256_storeu_ps(out + i + 8 * k, v[k]);
+            }
+        }
+        return;
+    default:
+        break;
+    }
+    if (i < n) {
+        dequant_row(type, p + ggml_row_bytes(type, i), out + i, n - i);
+    }
+}
+
+AVX2 static void a_axpy(float a, const float *x, float *y, size_t n)
+{
+    __m256 va = _mm256_set1_ps(a);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    }
+    for (; i < n; i++) {
+        y[i] += a * x[i];
+    }
+}
+
+static const kern_ops AVX2_OPS = {
+    .name = "avx2",
+    .dot = a_dot,
+    .dequant = a_dequant,
+    .dot_f32 = a_dot_f32,
+    .axpy = a_axpy,
+};
+
+const kern_ops *kern_avx2_table(void);
+const kern_ops *kern_avx2_table(void)
+{
+    return &AVX2_OPS;
+}
+
+#endif
