@@ -32,16 +32,16 @@ static const struct {
     uint32_t bytes;
 } TYPES[] = {
     /* ggml.c type_traits: blck_size and type_size of each format */
-    {GGML_T_F32, "F32", 1, 4},      {GGML_T_F16, "F16", 1, 2},
-    {GGML_T_Q4_0, "Q4_0", 32, 18},  {GGML_T_Q4_1, "Q4_1", 32, 20},
-    {GGML_T_Q5_0, "Q5_0", 32, 22},  {GGML_T_Q5_1, "Q5_1", 32, 24},
-    {GGML_T_Q8_0, "Q8_0", 32, 34},  {GGML_T_Q8_1, "Q8_1", 32, 36},
-    {GGML_T_Q2_K, "Q2_K", 256, 84}, {GGML_T_Q3_K, "Q3_K", 256, 110},
+    {GGML_T_F32, "F32", 1, 4},       {GGML_T_F16, "F16", 1, 2},
+    {GGML_T_Q4_0, "Q4_0", 32, 18},   {GGML_T_Q4_1, "Q4_1", 32, 20},
+    {GGML_T_Q5_0, "Q5_0", 32, 22},   {GGML_T_Q5_1, "Q5_1", 32, 24},
+    {GGML_T_Q8_0, "Q8_0", 32, 34},   {GGML_T_Q8_1, "Q8_1", 32, 36},
+    {GGML_T_Q2_K, "Q2_K", 256, 84},  {GGML_T_Q3_K, "Q3_K", 256, 110},
     {GGML_T_Q4_K, "Q4_K", 256, 144}, {GGML_T_Q5_K, "Q5_K", 256, 176},
     {GGML_T_Q6_K, "Q6_K", 256, 210}, {GGML_T_Q8_K, "Q8_K", 256, 292},
-    {GGML_T_I8, "I8", 1, 1},        {GGML_T_I16, "I16", 1, 2},
-    {GGML_T_I32, "I32", 1, 4},      {GGML_T_I64, "I64", 1, 8},
-    {GGML_T_F64, "F64", 1, 8},      {GGML_T_BF16, "BF16", 1, 2},
+    {GGML_T_I8, "I8", 1, 1},         {GGML_T_I16, "I16", 1, 2},
+    {GGML_T_I32, "I32", 1, 4},       {GGML_T_I64, "I64", 1, 8},
+    {GGML_T_F64, "F64", 1, 8},       {GGML_T_BF16, "BF16", 1, 2},
 };
 
 bool ggml_type_info(uint32_t type, const char **name, uint32_t *block, uint32_t *block_bytes)
@@ -227,7 +227,8 @@ static err_t read_value(cur *c, gguf_kv *kv)
         /* arr_len <= 2^26 and es <= 8: no overflow */
         size_t n = (size_t)kv->arr_len * es;
         if (n > cur_left(c)) {
-            return err_fail(ERR_TRUNCATED, "array of %llu x %zu bytes at offset %zu runs past the end",
+            return err_fail(ERR_TRUNCATED,
+                            "array of %llu x %zu bytes at offset %zu runs past the end",
                             (unsigned long long)kv->arr_len, es, at);
         }
         if (kv->arr_type == GGUF_T_BOOL) {
@@ -247,8 +248,8 @@ static err_t read_value(cur *c, gguf_kv *kv)
     } else if (kv->arr_type == GGUF_T_ARRAY) {
         return err_fail(ERR_MALFORMED, "nested array at offset %zu is not supported", at);
     } else {
-        return err_fail(ERR_MALFORMED, "unknown array element type %u at offset %zu",
-                        kv->arr_type, at);
+        return err_fail(ERR_MALFORMED, "unknown array element type %u at offset %zu", kv->arr_type,
+                        at);
     }
     kv->arr_bytes = c->pos - start;
     return ERR_OK;
@@ -309,7 +310,8 @@ static err_t parse_tensor(cur *c, gguf_tensor *t)
     for (uint32_t d = 0; d < t->n_dims; d++) {
         TRY(cur_u64le(c, &t->ne[d]));
         if (t->ne[d] == 0 || t->ne[d] > GGUF_MAX_ELEMENTS / n) {
-            return err_fail(ERR_TOO_LARGE, "tensor '%.*s' dimension %u is %llu (at most 2^40 elements)",
+            return err_fail(ERR_TOO_LARGE,
+                            "tensor '%.*s' dimension %u is %llu (at most 2^40 elements)",
                             (int)t->name.len, t->name.p, d, (unsigned long long)t->ne[d]);
         }
         n *= t->ne[d];
@@ -324,7 +326,8 @@ static err_t parse_tensor(cur *c, gguf_tensor *t)
                         t->name.p, t->type);
     }
     if (t->ne[0] % blk != 0) {
-        return err_fail(ERR_MALFORMED, "tensor '%.*s' row of %llu is not a multiple of the %s block %u",
+        return err_fail(ERR_MALFORMED,
+                        "tensor '%.*s' row of %llu is not a multiple of the %s block %u",
                         (int)t->name.len, t->name.p, (unsigned long long)t->ne[0], tname, blk);
     }
     t->n_bytes = n / blk * bytes;
@@ -345,8 +348,7 @@ static err_t parse(gguf *g)
     /* Version 1 used 32-bit counts; 2 and 3 share this layout (3 only adds big-endian files,
      * which announce themselves with a byte-swapped version and are rejected here). */
     if (g->version != 2 && g->version != 3) {
-        return err_fail(ERR_MALFORMED, "unsupported GGUF version %u (2 or 3 expected)",
-                        g->version);
+        return err_fail(ERR_MALFORMED, "unsupported GGUF version %u (2 or 3 expected)", g->version);
     }
     uint64_t n_t;
     uint64_t n_kv;

@@ -5,8 +5,8 @@
 
 bool kern_type_supported(uint32_t type)
 {
-    return type == GGML_T_F32 || type == GGML_T_F16 || type == GGML_T_BF16 ||
-           type == GGML_T_Q8_0 || type == GGML_T_Q4_0;
+    return type == GGML_T_F32 || type == GGML_T_F16 || type == GGML_T_BF16 || type == GGML_T_Q8_0 ||
+           type == GGML_T_Q4_0;
 }
 
 /* Eight independent partial sums (element i goes to sum i % 8) keep the dependency chain

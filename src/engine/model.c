@@ -19,8 +19,8 @@ typedef struct {
 typedef struct {
     wmat wq, wk, wv, wo, gate, up, down;
     float *attn_norm, *ffn_norm;
-    float *bq, *bk, *bv;          /* qwen2, else NULL */
-    float *q_norm, *k_norm;       /* qwen3, else NULL */
+    float *bq, *bk, *bv;    /* qwen2, else NULL */
+    float *q_norm, *k_norm; /* qwen3, else NULL */
 } layer;
 
 struct model {
@@ -181,7 +181,8 @@ static err_t load_hparams(const gguf *g, model_hparams *hp)
     }
     snprintf(k, sizeof(k), "%s.attention.layer_norm_rms_epsilon", arch);
     TRY(gguf_get_f32(g, k, &hp->rms_eps));
-    if (!(hp->rope_base > 1.0f && hp->rope_base < 1e12f) || !(hp->rms_eps > 0.0f && hp->rms_eps < 1.0f)) {
+    if (!(hp->rope_base > 1.0f && hp->rope_base < 1e12f) ||
+        !(hp->rms_eps > 0.0f && hp->rms_eps < 1.0f)) {
         return err_fail(ERR_MALFORMED, "rope base %g or rms epsilon %g out of range",
                         (double)hp->rope_base, (double)hp->rms_eps);
     }
@@ -599,8 +600,9 @@ static void forward_chunk(model_ctx *c, const int32_t *tokens, size_t n, float *
     size_t kvd = (size_t)hp->n_head_kv * hd;
     uint32_t pos0 = c->n_past;
     for (size_t t = 0; t < n; t++) {
-        c->k->dequant(m->tok_embd.type, m->tok_embd.data + (size_t)tokens[t] * m->tok_embd.row_bytes,
-                      c->x + t * d, d);
+        c->k->dequant(m->tok_embd.type,
+                      m->tok_embd.data + (size_t)tokens[t] * m->tok_embd.row_bytes, c->x + t * d,
+                      d);
     }
     for (uint32_t li = 0; li < hp->n_layer; li++) {
         const layer *l = &m->layers[li];
@@ -677,8 +679,8 @@ err_t model_eval(model_ctx *c, const int32_t *tokens, size_t n, float *logits)
         return err_fail(ERR_MALFORMED, "no tokens to evaluate");
     }
     if (n > c->n_ctx - c->n_past) {
-        return err_fail(ERR_TOO_MANY, "%zu tokens after %u exceed the context of %u", n,
-                        c->n_past, c->n_ctx);
+        return err_fail(ERR_TOO_MANY, "%zu tokens after %u exceed the context of %u", n, c->n_past,
+                        c->n_ctx);
     }
     for (size_t i = 0; i < n; i++) {
         if (tokens[i] < 0 || (uint32_t)tokens[i] >= hp->n_vocab) {

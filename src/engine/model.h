@@ -55,8 +55,8 @@ const model_hparams *model_params(const model *m);
 const gguf *model_gguf(const model *m);
 
 typedef struct {
-    uint32_t n_ctx;     /* 0: the training context length */
-    unsigned n_threads; /* 0: 1 */
+    uint32_t n_ctx;       /* 0: the training context length */
+    unsigned n_threads;   /* 0: 1 */
     const kern_ops *kern; /* NULL: kern_best() */
 } model_ctx_opts;
 

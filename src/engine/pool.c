@@ -19,10 +19,10 @@ struct pool {
     pthread_t th[POOL_MAX_THREADS];
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    atomic_uint gen;     /* bumped for each job */
+    atomic_uint gen; /* bumped for each job */
     atomic_bool stop;
-    atomic_size_t next;  /* next task index */
-    atomic_uint active;  /* workers still inside the current job */
+    atomic_size_t next; /* next task index */
+    atomic_uint active; /* workers still inside the current job */
     size_t n_tasks;
     pool_fn fn;
     void *ctx;
