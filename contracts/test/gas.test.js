@@ -83,5 +83,5 @@ it('measures gas per operation', async () => {
         ...rows.map(([ct, op, g, f]) => `| ${ct} | ${op} | ${g} | ${f} |`)];
     fs.mkdirSync(path.join(__dirname, '..', 'build'), { recursive: true });
     fs.writeFileSync(path.join(__dirname, '..', 'build', 'gas.md'), lines.join('\n') + '\n');
-    for (const l of lines) console.log(`# ${l}`);
+    for (const l of lines) console.log(l);
 });
