@@ -46,6 +46,7 @@ typedef enum {
     X(BAD_SEQNO, PROTO, "frame sequence number out of order")                                      \
     X(BAD_STATE, PROTO, "message not allowed in this connection state")                            \
     X(UNKNOWN_QUERY, PROTO, "answer for an unknown query id")                                      \
+    X(REMOTE, PROTO, "peer answered with an error")                                                \
     X(POW_BAD_MAGIC, PROTO, "proof-of-work message has a wrong magic")                             \
     X(POW_INVALID, PROTO, "proof-of-work solution does not meet the difficulty")                   \
     /* limits */                                                                                   \
