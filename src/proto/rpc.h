@@ -7,7 +7,8 @@
  *   - rpc_tick(now) reports expired queries and link timeouts and sends pings;
  *   - everything to send is appended, already FRAMED (len ‖ seqno ‖ payload), to rpc_output();
  *     the caller writes it out and drops what was written with buf_consume.
- * Event data borrows from the input of the call that produced it.
+ * Event data borrows from the input of the call that produced it (or from the link's frame
+ * buffer when a frame arrived in pieces): valid until the next rpc_recv/rpc_feed.
  *
  * Rules: the dialer sends tcp.connect{random id} at creation; the acceptor answers the first
  * packet, which must be tcp.connect, with tcp.connected{same id}; anything else before the link is
