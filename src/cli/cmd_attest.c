@@ -1,0 +1,394 @@
+/* cocoon attest: RA-TLS certificates and TD quotes.
+ *   gen-cert --provider fake|tdx|none --out PREFIX [--valid HOURS] [--fake-ca DIR]
+ *            [--fake-config FILE] [--tsm-dir DIR] [--rtmr-dir DIR]
+ *   show FILE                      certificate (PEM or DER) or raw quote, as key: value lines
+ *   verify --cert FILE [--policy FILE] [--fake-ca DIR] [--allow-debug] [--at UNIX]
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "attest/fake.h"
+#include "attest/provider.h"
+#include "attest/quote.h"
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/codec.h"
+#include "base/file.h"
+#include "base/log.h"
+#include "commands.h"
+#include "ratls/cert.h"
+#include "ratls/claims.h"
+#include "ratls/policy.h"
+#include "util.h"
+
+#define FILE_MAX (1u << 20)
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: cocoon attest gen-cert --provider fake|tdx|none --out PREFIX [--valid HOURS]\n"
+            "                              [--fake-ca DIR] [--fake-config FILE]\n"
+            "                              [--tsm-dir DIR] [--rtmr-dir DIR]\n"
+            "       cocoon attest show FILE\n"
+            "       cocoon attest verify --cert FILE [--policy FILE] [--fake-ca DIR]\n"
+            "                            [--allow-debug] [--at UNIX_TIME]\n"
+            "\n"
+            "gen-cert writes PREFIX_cert.pem, PREFIX_key.pem (mode 0600) and, with a quote,\n"
+            "PREFIX_image_hash.b64. The fake CA defaults to $COCOON_HOME/fake-ca\n"
+            "(~/.cocoon/fake-ca). verify pins the fake CA's root only when --fake-ca is given\n"
+            "or the policy names it; otherwise Intel's root.\n");
+}
+
+static void mkdir_parents(const char *path)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(tmp, 0700);
+            *p = '/';
+        }
+    }
+}
+
+static int gen_cert(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"provider", required_argument, NULL, 'p'}, {"out", required_argument, NULL, 'o'},
+        {"valid", required_argument, NULL, 'v'},    {"fake-ca", required_argument, NULL, 'c'},
+        {"fake-config", required_argument, NULL, 'f'}, {"tsm-dir", required_argument, NULL, 't'},
+        {"rtmr-dir", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    attest_provider_config pc;
+    memset(&pc, 0, sizeof(pc));
+    const char *provider = NULL;
+    const char *out = NULL;
+    long hours = 24;
+    char ca_dir[4096];
+    cli_home_path("fake-ca", ca_dir, sizeof(ca_dir));
+    int o;
+    optind = 0;
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (o) {
+        case 'p':
+            provider = optarg;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 'v':
+            if (!cli_parse_long(optarg, 1, 24, &hours)) {
+                fprintf(stderr, "cocoon attest: --valid takes 1..24 hours\n");
+                return 2;
+            }
+            break;
+        case 'c':
+            snprintf(ca_dir, sizeof(ca_dir), "%s", optarg);
+            break;
+        case 'f':
+            pc.fake_config = optarg;
+            break;
+        case 't':
+            pc.tsm_dir = optarg;
+            break;
+        case 'r':
+            pc.rtmr_dir = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!provider || !out || optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    err_t e = attest_provider_kind_parse(provider, &pc.kind);
+    if (e != ERR_OK) {
+        return cli_fail("attest", e, "--provider");
+    }
+    if (pc.kind == ATTEST_PROVIDER_FAKE) {
+        mkdir_parents(ca_dir);
+        pc.fake_ca_dir = ca_dir;
+    }
+    attest_provider *prov = NULL;
+    if ((e = attest_provider_open(&pc, &prov)) != ERR_OK) {
+        return cli_fail("attest", e, "opening the quote provider");
+    }
+    ratls_identity id;
+    ratls_identity_init(&id);
+    static const char sw[] = "cocoon " COCOON_VERSION;
+    ratls_claim claim = {RATLS_CLAIM_SOFTWARE, (const uint8_t *)sw, sizeof(sw) - 1};
+    e = ratls_identity_create(&id, prov, clock_unix(), (uint32_t)hours * 3600u, &claim, 1);
+    int rc = 0;
+    char cert_path[4096];
+    char key_path[4096];
+    char hash_path[4096];
+    snprintf(cert_path, sizeof(cert_path), "%s_cert.pem", out);
+    snprintf(key_path, sizeof(key_path), "%s_key.pem", out);
+    snprintf(hash_path, sizeof(hash_path), "%s_image_hash.b64", out);
+    if (e != ERR_OK) {
+        rc = cli_fail("attest", e, "creating the certificate");
+    } else if ((e = ratls_identity_save(&id, cert_path, key_path)) != ERR_OK) {
+        rc = cli_fail("attest", e, "writing the certificate");
+    } else if (id.has_quote) {
+        char b64[64];
+        b64_encode(id.image_hash, 32, b64, false);
+        size_t n = strlen(b64);
+        b64[n++] = '\n';
+        if ((e = file_write_atomic(hash_path, b64, n, 0644)) != ERR_OK) {
+            rc = cli_fail("attest", e, "writing the image hash");
+        }
+    }
+    if (rc == 0) {
+        printf("cert: %s\nkey: %s\n", cert_path, key_path);
+        if (id.has_quote) {
+            printf("image_hash_file: %s\n", hash_path);
+            cli_print_hex(stdout, "image_hash", id.image_hash, 32);
+        } else {
+            printf("quote: none (provider %s)\n", attest_provider_name(prov));
+        }
+        printf("not_after: %lld\n", (long long)id.not_after);
+    }
+    ratls_identity_cleanup(&id);
+    attest_provider_free(prov);
+    return rc;
+}
+
+/* A PEM file starts with its armour (after optional whitespace); a quote merely contains
+ * PEM certificates inside its certification data. */
+static int looks_like_pem(const buf *b)
+{
+    static const char tag[] = "-----BEGIN CERTIFICATE-----";
+    size_t i = 0;
+    while (i < b->len && (b->data[i] == ' ' || b->data[i] == '\n' || b->data[i] == '\r' ||
+                          b->data[i] == '\t')) {
+        i++;
+    }
+    return b->len - i >= sizeof(tag) - 1 && memcmp(b->data + i, tag, sizeof(tag) - 1) == 0;
+}
+
+/* A certificate file (PEM, or DER that parses as one) into DER; ERR_NOT_FOUND if it is neither. */
+static err_t as_cert_der(const buf *file, buf *der)
+{
+    if (looks_like_pem(file)) {
+        return ratls_cert_pem_to_der(file->data, file->len, der);
+    }
+    buf q;
+    buf_init(&q, RATLS_QUOTE_MAX);
+    err_t e = ratls_cert_quote(file->data, file->len, &q);
+    buf_free(&q);
+    if (e != ERR_OK) {
+        return ERR_NOT_FOUND;
+    }
+    return buf_append(der, file->data, file->len);
+}
+
+static void print_time(const char *key, int64_t t)
+{
+    struct tm tm;
+    time_t tt = (time_t)t;
+    char s[64] = "?";
+    if (gmtime_r(&tt, &tm)) {
+        strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    }
+    printf("%s: %s\n", key, s);
+}
+
+static int show(int argc, char **argv)
+{
+    if (argc != 2 || argv[1][0] == '-') {
+        usage(argc == 2 && strcmp(argv[1], "--help") == 0 ? stdout : stderr);
+        return argc == 2 && strcmp(argv[1], "--help") == 0 ? 0 : 2;
+    }
+    buf file;
+    buf der;
+    buf q;
+    buf_init(&file, FILE_MAX);
+    buf_init(&der, RATLS_CERT_MAX);
+    buf_init(&q, FILE_MAX);
+    int rc = 0;
+    err_t e = file_read(argv[1], FILE_MAX, &file);
+    if (e != ERR_OK) {
+        rc = cli_fail("attest", e, argv[1]);
+        goto out;
+    }
+    e = as_cert_der(&file, &der);
+    if (e == ERR_OK) {
+        ratls_policy any;
+        ratls_policy_init(&any);
+        any.require_tdx = false;
+        any.nroots = 0;
+        ratls_peer peer;
+        /* Only for the fields: signatures are checked by `verify`. */
+        err_t ve = ratls_verify_cert(der.data, der.len, &any, clock_unix(), &peer);
+        ratls_policy_cleanup(&any);
+        printf("kind: ratls-certificate\n");
+        cli_print_hex(stdout, "public_key", peer.pubkey, 32);
+        print_time("not_before", peer.not_before);
+        print_time("not_after", peer.not_after);
+        if ((e = ratls_cert_quote(der.data, der.len, &q)) != ERR_OK) {
+            rc = cli_fail("attest", e, argv[1]);
+            goto out;
+        }
+        printf("quote: %s\n", q.len ? "present" : "absent");
+        (void)ve;
+        if (q.len == 0) {
+            goto out;
+        }
+    } else if (e == ERR_NOT_FOUND) {
+        if ((e = buf_append(&q, file.data, file.len)) != ERR_OK) {
+            rc = cli_fail("attest", e, argv[1]);
+            goto out;
+        }
+    } else {
+        rc = cli_fail("attest", e, argv[1]);
+        goto out;
+    }
+    quote qq;
+    e = quote_parse(q.data, q.len, &qq);
+    if (e != ERR_OK) {
+        rc = cli_fail("attest", e, "not a certificate or a TD/SGX quote");
+        goto out;
+    }
+    quote_print(stdout, &qq);
+out:
+    buf_free(&file);
+    buf_free(&der);
+    buf_free(&q);
+    return rc;
+}
+
+static int verify(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"cert", required_argument, NULL, 'c'},   {"policy", required_argument, NULL, 'p'},
+        {"fake-ca", required_argument, NULL, 'f'}, {"allow-debug", no_argument, NULL, 'd'},
+        {"at", required_argument, NULL, 'a'},     {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const char *cert = NULL;
+    const char *policy = NULL;
+    const char *fake_dir = NULL;
+    int allow_debug = 0;
+    long at = 0;
+    int o;
+    optind = 0;
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (o) {
+        case 'c':
+            cert = optarg;
+            break;
+        case 'p':
+            policy = optarg;
+            break;
+        case 'f':
+            fake_dir = optarg;
+            break;
+        case 'd':
+            allow_debug = 1;
+            break;
+        case 'a':
+            if (!cli_parse_long(optarg, 1, 253402300799L, &at)) {
+                fprintf(stderr, "cocoon attest: --at takes a Unix time\n");
+                return 2;
+            }
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!cert || optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    ratls_policy pol;
+    ratls_policy_init(&pol);
+    buf file;
+    buf der;
+    buf_init(&file, FILE_MAX);
+    buf_init(&der, RATLS_CERT_MAX);
+    fake_ca *ca = NULL;
+    int rc = 0;
+    int64_t now = at ? at : clock_unix();
+    err_t e = ERR_OK;
+    if (policy) {
+        if ((e = file_read(policy, FILE_MAX, &file)) != ERR_OK ||
+            (e = ratls_policy_from_json(&pol, (const char *)file.data, file.len)) != ERR_OK) {
+            rc = cli_fail("attest", e, policy);
+            goto out;
+        }
+        buf_reset(&file);
+    }
+    if (allow_debug) {
+        pol.allow_debug = true;
+    }
+    if (fake_dir) {
+        if ((e = fake_ca_open(fake_dir, now, &ca)) != ERR_OK ||
+            (e = ratls_policy_add_root(&pol, fake_ca_root_pub(ca))) != ERR_OK) {
+            rc = cli_fail("attest", e, fake_dir);
+            goto out;
+        }
+    }
+    if ((e = file_read(cert, FILE_MAX, &file)) != ERR_OK) {
+        rc = cli_fail("attest", e, cert);
+        goto out;
+    }
+    if ((e = as_cert_der(&file, &der)) != ERR_OK) {
+        rc = cli_fail("attest", e == ERR_NOT_FOUND ? ERR_CERT_FORMAT : e, cert);
+        goto out;
+    }
+    ratls_peer peer;
+    err_clear_detail();
+    e = ratls_verify_cert(der.data, der.len, &pol, now, &peer);
+    if (e != ERR_OK) {
+        printf("verdict: rejected\nerror: %s\nreason: %s\n", err_name(e), err_describe(e));
+        rc = 1;
+        goto out;
+    }
+    printf("verdict: ok\nattested: %s\n", peer.attested ? "true" : "false");
+    cli_print_hex(stdout, "public_key", peer.pubkey, 32);
+    print_time("not_after", peer.not_after);
+    if (peer.attested) {
+        cli_print_hex(stdout, "image_hash", peer.image_hash, 32);
+        cli_print_hex(stdout, "mrtd", peer.mrtd, 48);
+        cli_print_hex(stdout, "root_key_id", peer.root_key_id, 48);
+    }
+out:
+    fake_ca_free(ca);
+    buf_free(&file);
+    buf_free(&der);
+    ratls_policy_cleanup(&pol);
+    return rc;
+}
+
+int cmd_attest(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "gen-cert") == 0) {
+        return gen_cert(argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "show") == 0) {
+        return show(argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "verify") == 0) {
+        return verify(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "cocoon attest: unknown subcommand '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

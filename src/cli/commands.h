@@ -1,0 +1,14 @@
+/* Subcommands of the `cocoon` binary. Each takes the arguments after its own name
+ * (argv[0] is the subcommand name) and returns a process exit code:
+ * 0 success, 1 failure reported on stderr, 2 usage error. */
+#ifndef COCOON_CLI_COMMANDS_H
+#define COCOON_CLI_COMMANDS_H
+
+/* X(name, function, one-line help) */
+#define CLI_COMMANDS(X) X(attest, cmd_attest, "generate, show and verify RA-TLS certificates and quotes")
+
+#define CLI_DECL_(name, fn, help) int fn(int argc, char **argv);
+CLI_COMMANDS(CLI_DECL_)
+#undef CLI_DECL_
+
+#endif
