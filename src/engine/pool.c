@@ -1,6 +1,7 @@
 #include "pool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -56,7 +57,11 @@ static void *worker_main(void *arg)
         int spins = 0;
         while ((g = atomic_load_explicit(&p->gen, memory_order_acquire)) == seen &&
                !atomic_load(&p->stop) && spins < SPIN_ITERS) {
-            CPU_RELAX();
+            if (spins % 1024 == 1023) {
+                sched_yield();
+            } else {
+                CPU_RELAX();
+            }
             spins++;
         }
         if (g == seen && !atomic_load(&p->stop)) {
@@ -150,7 +155,12 @@ void pool_run(pool *p, size_t n_tasks, pool_fn fn, void *ctx)
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
     work(p, 0);
-    while (atomic_load_explicit(&p->active, memory_order_acquire) != 0) {
-        CPU_RELAX();
+    /* a worker descheduled mid-task (a busy machine) must get the CPU back: yield, don't spin */
+    for (unsigned spins = 0; atomic_load_explicit(&p->active, memory_order_acquire) != 0; spins++) {
+        if (spins < 2000) {
+            CPU_RELAX();
+        } else {
+            sched_yield();
+        }
     }
 }

@@ -1,6 +1,7 @@
 #include "quant.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "gguf.h"
@@ -123,16 +124,28 @@ static uint16_t rd16(const uint8_t *p)
     return (uint16_t)(p[0] | (p[1] << 8));
 }
 
+/* Every half value, converted once: the portable kernels' F16 path is a table lookup. */
+static float f16_table[65536];
+static pthread_once_t f16_once = PTHREAD_ONCE_INIT;
+
+static void f16_init(void)
+{
+    for (uint32_t i = 0; i < 65536; i++) {
+        f16_table[i] = fp16_to_f32((uint16_t)i);
+    }
+}
+
 void dequant_row(uint32_t type, const void *w, float *out, size_t n)
 {
     const uint8_t *p = w;
+    pthread_once(&f16_once, f16_init);
     switch (type) {
     case GGML_T_F32:
         memcpy(out, w, n * sizeof(float));
         return;
     case GGML_T_F16:
         for (size_t i = 0; i < n; i++) {
-            out[i] = fp16_to_f32(rd16(p + 2 * i));
+            out[i] = f16_table[rd16(p + 2 * i)];
         }
         return;
     case GGML_T_BF16:
@@ -143,7 +156,7 @@ void dequant_row(uint32_t type, const void *w, float *out, size_t n)
     case GGML_T_Q8_0:
         for (size_t b = 0; b < n / QK; b++) {
             const uint8_t *blk = p + b * Q8_0_BYTES;
-            float d = fp16_to_f32(rd16(blk));
+            float d = f16_table[rd16(blk)];
             for (int j = 0; j < QK; j++) {
                 out[b * QK + j] = (float)(int8_t)blk[2 + j] * d;
             }
@@ -152,7 +165,7 @@ void dequant_row(uint32_t type, const void *w, float *out, size_t n)
     case GGML_T_Q4_0:
         for (size_t b = 0; b < n / QK; b++) {
             const uint8_t *blk = p + b * Q4_0_BYTES;
-            float d = fp16_to_f32(rd16(blk));
+            float d = f16_table[rd16(blk)];
             for (int j = 0; j < QK / 2; j++) {
                 out[b * QK + j] = (float)((int)(blk[2 + j] & 0xf) - 8) * d;
                 out[b * QK + j + QK / 2] = (float)((int)(blk[2 + j] >> 4) - 8) * d;
