@@ -12,8 +12,7 @@
 #include "ton/dict.h"
 #include "ton/msg.h"
 
-static err_t count_entry(void *ctx, const uint8_t *key, unsigned key_bits, ton_slice *value)
-{
+static err_t count_entry(void *ctx, const uint8_t *key, unsigned key_bits, ton_slice *value) {
     (void)key;
     (void)key_bits;
     (void)value;
@@ -21,8 +20,7 @@ static err_t count_entry(void *ctx, const uint8_t *key, unsigned key_bits, ton_s
     return ERR_OK;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     ton_boc_limits lim = {4096, 4};
     ton_cell *roots[4];
     size_t n = 0;

@@ -10,8 +10,7 @@
 #define TAG_NON_BOUNCEABLE 0x51
 #define TAG_TESTNET 0x80
 
-uint16_t ton_crc16(const uint8_t *data, size_t n)
-{
+uint16_t ton_crc16(const uint8_t *data, size_t n) {
     uint16_t c = 0;
     for (size_t i = 0; i < n; i++) {
         c ^= (uint16_t)(data[i] << 8);
@@ -22,8 +21,7 @@ uint16_t ton_crc16(const uint8_t *data, size_t n)
     return c;
 }
 
-static err_t parse_raw(const char *text, const char *colon, ton_addr *out)
-{
+static err_t parse_raw(const char *text, const char *colon, ton_addr *out) {
     const char *p = text;
     bool neg = false;
     if (*p == '-') {
@@ -53,8 +51,7 @@ static err_t parse_raw(const char *text, const char *colon, ton_addr *out)
     return ERR_OK;
 }
 
-err_t ton_addr_parse(const char *text, ton_addr *out, ton_addr_flags *flags)
-{
+err_t ton_addr_parse(const char *text, ton_addr *out, ton_addr_flags *flags) {
     ton_addr a;
     ton_addr_flags f = {0};
     const char *colon = strchr(text, ':');
@@ -96,19 +93,17 @@ err_t ton_addr_parse(const char *text, ton_addr *out, ton_addr_flags *flags)
     return ERR_OK;
 }
 
-void ton_addr_to_raw(const ton_addr *a, char out[TON_ADDR_RAW_MAX])
-{
+void ton_addr_to_raw(const ton_addr *a, char out[TON_ADDR_RAW_MAX]) {
     char hex[65];
     hex_encode(a->hash, 32, hex);
     snprintf(out, TON_ADDR_RAW_MAX, "%d:%s", (int)a->wc, hex);
 }
 
 void ton_addr_to_friendly(const ton_addr *a, bool bounceable, bool testnet, bool url_safe,
-                          char out[TON_ADDR_FRIENDLY_LEN + 1])
-{
+                          char out[TON_ADDR_FRIENDLY_LEN + 1]) {
     uint8_t b[36];
-    b[0] = (uint8_t)((bounceable ? TAG_BOUNCEABLE : TAG_NON_BOUNCEABLE) |
-                     (testnet ? TAG_TESTNET : 0));
+    b[0] =
+        (uint8_t)((bounceable ? TAG_BOUNCEABLE : TAG_NON_BOUNCEABLE) | (testnet ? TAG_TESTNET : 0));
     b[1] = (uint8_t)(int8_t)a->wc;
     memcpy(b + 2, a->hash, 32);
     uint16_t crc = ton_crc16(b, 34);
@@ -117,13 +112,11 @@ void ton_addr_to_friendly(const ton_addr *a, bool bounceable, bool testnet, bool
     b64_encode(b, sizeof(b), out, url_safe);
 }
 
-bool ton_addr_equal(const ton_addr *a, const ton_addr *b)
-{
+bool ton_addr_equal(const ton_addr *a, const ton_addr *b) {
     return a->wc == b->wc && memcmp(a->hash, b->hash, 32) == 0;
 }
 
-err_t tb_addr(ton_builder *b, const ton_addr *a)
-{
+err_t tb_addr(ton_builder *b, const ton_addr *a) {
     if (a->wc < -128 || a->wc > 127) {
         return err_fail(ERR_MALFORMED, "workchain %d does not fit addr_std", (int)a->wc);
     }
@@ -136,13 +129,11 @@ err_t tb_addr(ton_builder *b, const ton_addr *a)
     return tb_bytes(b, a->hash, 32);
 }
 
-err_t tb_addr_none(ton_builder *b)
-{
+err_t tb_addr_none(ton_builder *b) {
     return tb_uint(b, 0, 2);
 }
 
-err_t ts_addr(ton_slice *s, ton_addr *out, bool *present)
-{
+err_t ts_addr(ton_slice *s, ton_addr *out, bool *present) {
     ton_slice t = *s;
     uint64_t tag;
     TRY(ts_uint(&t, 2, &tag));

@@ -11,8 +11,7 @@
 static uint32_t crc32c_table[256];
 static int crc32c_ready;
 
-static void crc32c_init(void)
-{
+static void crc32c_init(void) {
     for (uint32_t i = 0; i < 256; i++) {
         uint32_t c = i;
         for (int k = 0; k < 8; k++) {
@@ -23,8 +22,7 @@ static void crc32c_init(void)
     __atomic_store_n(&crc32c_ready, 1, __ATOMIC_RELEASE);
 }
 
-uint32_t ton_crc32c(const void *data, size_t n)
-{
+uint32_t ton_crc32c(const void *data, size_t n) {
     if (!__atomic_load_n(&crc32c_ready, __ATOMIC_ACQUIRE)) {
         crc32c_init(); /* idempotent: racing threads write identical tables */
     }
@@ -48,15 +46,13 @@ typedef struct {
     uint8_t *visited;
 } boc_writer;
 
-static size_t slot_of(const uint8_t *hash, size_t nslots)
-{
+static size_t slot_of(const uint8_t *hash, size_t nslots) {
     uint64_t h;
     memcpy(&h, hash, sizeof(h));
     return (size_t)(h & (nslots - 1));
 }
 
-static err_t table_grow(boc_writer *w)
-{
+static err_t table_grow(boc_writer *w) {
     size_t ns = w->nslots ? w->nslots * 2 : 64;
     uint32_t *s = calloc(ns, sizeof(*s));
     if (!s) {
@@ -76,8 +72,7 @@ static err_t table_grow(boc_writer *w)
 }
 
 /* Index of the cell with this representation hash, or -1. */
-static long table_find(const boc_writer *w, const ton_cell *c)
-{
+static long table_find(const boc_writer *w, const ton_cell *c) {
     if (!w->nslots) {
         return -1;
     }
@@ -93,8 +88,7 @@ static long table_find(const boc_writer *w, const ton_cell *c)
     return -1;
 }
 
-static err_t table_add(boc_writer *w, const ton_cell *c)
-{
+static err_t table_add(boc_writer *w, const ton_cell *c) {
     if (w->n >= UINT32_MAX - 1) {
         return err_fail(ERR_TOO_MANY, "too many cells");
     }
@@ -122,8 +116,7 @@ static err_t table_add(boc_writer *w, const ton_cell *c)
 
 /* Breadth-first discovery, deduplicated by hash, in the order @ton/core's topologicalSort
  * sees cells (so that the final order, and hence the bytes, match). */
-static err_t collect(boc_writer *w, const ton_cell *root)
-{
+static err_t collect(boc_writer *w, const ton_cell *root) {
     TRY(table_add(w, root));
     for (size_t i = 0; i < w->n; i++) {
         const ton_cell *c = w->cells[i];
@@ -139,8 +132,7 @@ static err_t collect(boc_writer *w, const ton_cell *root)
 
 /* Post-order DFS visiting children last-to-first; the reversed post-order puts parents before
  * children. Depth is bounded by TON_CELL_MAX_DEPTH. */
-static void visit(boc_writer *w, size_t i)
-{
+static void visit(boc_writer *w, size_t i) {
     if (w->visited[i]) {
         return;
     }
@@ -152,8 +144,7 @@ static void visit(boc_writer *w, size_t i)
     w->order[w->norder++] = c;
 }
 
-static unsigned bytes_for(uint64_t v)
-{
+static unsigned bytes_for(uint64_t v) {
     unsigned bits = 1;
     while (bits < 64 && (v >> bits)) {
         bits++;
@@ -161,16 +152,14 @@ static unsigned bytes_for(uint64_t v)
     return (bits + 7) / 8;
 }
 
-static err_t put_be(buf *out, uint64_t v, unsigned n)
-{
+static err_t put_be(buf *out, uint64_t v, unsigned n) {
     for (unsigned i = n; i-- > 0;) {
         TRY(buf_u8(out, (uint8_t)(v >> (8 * i))));
     }
     return ERR_OK;
 }
 
-err_t ton_boc_serialize(const ton_cell *root, bool with_index, bool with_crc32c, buf *out)
-{
+err_t ton_boc_serialize(const ton_cell *root, bool with_index, bool with_crc32c, buf *out) {
     boc_writer w = {0};
     size_t start = out->len;
     uint32_t *pos = NULL;
@@ -219,8 +208,8 @@ err_t ton_boc_serialize(const ton_cell *root, bool with_index, bool with_crc32c,
         const ton_cell *c = w.order[ncells - 1 - k];
         unsigned bits = ton_cell_bits(c);
         uint8_t d[2 + TON_CELL_MAX_BYTES];
-        d[0] = (uint8_t)(ton_cell_nrefs(c) + 8 * ton_cell_is_exotic(c) +
-                         32 * ton_cell_level_mask(c));
+        d[0] =
+            (uint8_t)(ton_cell_nrefs(c) + 8 * ton_cell_is_exotic(c) + 32 * ton_cell_level_mask(c));
         d[1] = (uint8_t)((bits + 7) / 8 + bits / 8);
         memcpy(d + 2, ton_cell_data(c), (bits + 7) / 8);
         if (bits % 8) {
@@ -251,8 +240,7 @@ out:
     return e;
 }
 
-err_t ton_boc_to_base64(const ton_cell *root, char **out)
-{
+err_t ton_boc_to_base64(const ton_cell *root, char **out) {
     buf b;
     buf_init(&b, BUF_DEFAULT_MAX);
     *out = NULL;
@@ -281,8 +269,7 @@ typedef struct {
     uint32_t refs[TON_CELL_MAX_REFS];
 } raw_cell;
 
-static err_t read_be(cur *c, unsigned n, uint64_t *out)
-{
+static err_t read_be(cur *c, unsigned n, uint64_t *out) {
     const uint8_t *p;
     TRY(cur_take(c, n, &p));
     uint64_t v = 0;
@@ -293,14 +280,12 @@ static err_t read_be(cur *c, unsigned n, uint64_t *out)
     return ERR_OK;
 }
 
-static unsigned popcount3(unsigned m)
-{
+static unsigned popcount3(unsigned m) {
     return (m & 1) + ((m >> 1) & 1) + ((m >> 2) & 1);
 }
 
 /* One cell record (tvm.pdf §3.1.4-3.1.5, boc.cpp CellSerializationInfo). */
-static err_t read_cell(cur *c, uint32_t idx, uint32_t ncells, unsigned size_bytes, raw_cell *rc)
-{
+static err_t read_cell(cur *c, uint32_t idx, uint32_t ncells, unsigned size_bytes, raw_cell *rc) {
     uint8_t d1;
     uint8_t d2;
     TRY(cur_u8(c, &d1));
@@ -351,8 +336,7 @@ static err_t read_cell(cur *c, uint32_t idx, uint32_t ncells, unsigned size_byte
 }
 
 err_t ton_boc_parse_multi(const uint8_t *data, size_t len, const ton_boc_limits *limits,
-                          ton_cell **roots, size_t max, size_t *nroots)
-{
+                          ton_cell **roots, size_t max, size_t *nroots) {
     ton_boc_limits def = {TON_BOC_DEFAULT_MAX_CELLS, TON_BOC_DEFAULT_MAX_ROOTS};
     const ton_boc_limits *lim = limits ? limits : &def;
     raw_cell *raw = NULL;
@@ -521,16 +505,14 @@ out:
 }
 
 err_t ton_boc_parse(const uint8_t *data, size_t len, const ton_boc_limits *limits,
-                    ton_cell **root)
-{
+                    ton_cell **root) {
     size_t n;
     *root = NULL;
     return ton_boc_parse_multi(data, len, limits, root, 1, &n);
 }
 
 err_t ton_boc_parse_text(const char *text, size_t len, const ton_boc_limits *limits,
-                         ton_cell **root)
-{
+                         ton_cell **root) {
     *root = NULL;
     size_t cap = len; /* decoded is never longer than the text */
     uint8_t *bytes = malloc(cap ? cap : 1);

@@ -10,7 +10,7 @@ struct ton_cell {
     atomic_uint rc;
     uint8_t type; /* ton_cell_type */
     uint8_t exotic;
-    uint8_t mask;  /* level mask, 3 bits */
+    uint8_t mask; /* level mask, 3 bits */
     uint8_t nrefs;
     uint16_t bits;
     uint8_t data[TON_CELL_MAX_BYTES];
@@ -20,39 +20,32 @@ struct ton_cell {
     uint16_t depth[4];
 };
 
-static unsigned popcount3(unsigned m)
-{
+static unsigned popcount3(unsigned m) {
     return (m & 1) + ((m >> 1) & 1) + ((m >> 2) & 1);
 }
 
-static unsigned mask_level(unsigned m)
-{
+static unsigned mask_level(unsigned m) {
     return m & 4 ? 3 : m & 2 ? 2 : m & 1 ? 1 : 0;
 }
 
 /* "Significant" levels are 0 and every i with bit i-1 of the mask set (tblkch §5.1). */
-static bool mask_significant(unsigned m, unsigned level)
-{
+static bool mask_significant(unsigned m, unsigned level) {
     return level == 0 || ((m >> (level - 1)) & 1);
 }
 
-static unsigned mask_apply(unsigned m, unsigned level)
-{
+static unsigned mask_apply(unsigned m, unsigned level) {
     return m & ((1u << level) - 1);
 }
 
-static uint8_t get_byte(const uint8_t *d, unsigned bitpos)
-{
+static uint8_t get_byte(const uint8_t *d, unsigned bitpos) {
     return d[bitpos / 8];
 }
 
-static unsigned get_bit(const uint8_t *d, unsigned bitpos)
-{
+static unsigned get_bit(const uint8_t *d, unsigned bitpos) {
     return (get_byte(d, bitpos) >> (7 - bitpos % 8)) & 1;
 }
 
-static uint64_t get_bits_u64(const uint8_t *d, unsigned pos, unsigned n)
-{
+static uint64_t get_bits_u64(const uint8_t *d, unsigned pos, unsigned n) {
     uint64_t v = 0;
     for (unsigned i = 0; i < n; i++) {
         v = (v << 1) | get_bit(d, pos + i);
@@ -61,14 +54,12 @@ static uint64_t get_bits_u64(const uint8_t *d, unsigned pos, unsigned n)
 }
 
 /* d2 = ceil(bits/8) + floor(bits/8) (tvm.pdf §3.1.4). */
-static uint8_t d2_of(unsigned bits)
-{
+static uint8_t d2_of(unsigned bits) {
     return (uint8_t)((bits + 7) / 8 + bits / 8);
 }
 
 /* Data padded with the completion tag when bits % 8 != 0. */
-static void padded_data(const ton_cell *c, uint8_t *out)
-{
+static void padded_data(const ton_cell *c, uint8_t *out) {
     unsigned nbytes = (c->bits + 7) / 8;
     memcpy(out, c->data, nbytes);
     if (c->bits % 8) {
@@ -77,8 +68,7 @@ static void padded_data(const ton_cell *c, uint8_t *out)
 }
 
 /* Exotic layouts (tblkch §5): validates and, for pruned branches, returns the level mask. */
-static err_t check_exotic(ton_cell *c, unsigned *mask_out)
-{
+static err_t check_exotic(ton_cell *c, unsigned *mask_out) {
     if (c->bits < 8) {
         return err_fail(ERR_MALFORMED, "exotic cell with %u bits", c->bits);
     }
@@ -130,8 +120,7 @@ static err_t check_exotic(ton_cell *c, unsigned *mask_out)
     }
 }
 
-static err_t compute_hashes(ton_cell *c)
-{
+static err_t compute_hashes(ton_cell *c) {
     unsigned m = c->mask;
     bool pruned = c->type == TON_CELL_PRUNED;
     bool merkle = c->type == TON_CELL_MERKLE_PROOF || c->type == TON_CELL_MERKLE_UPDATE;
@@ -205,8 +194,7 @@ static err_t compute_hashes(ton_cell *c)
 }
 
 err_t ton_cell_create(bool exotic, const uint8_t *data, unsigned bits, ton_cell *const *refs,
-                      unsigned nrefs, ton_cell **out)
-{
+                      unsigned nrefs, ton_cell **out) {
     *out = NULL;
     if (bits > TON_CELL_MAX_BITS || nrefs > TON_CELL_MAX_REFS) {
         return err_fail(ERR_TOO_LARGE, "cell with %u bits, %u refs", bits, nrefs);
@@ -250,16 +238,14 @@ err_t ton_cell_create(bool exotic, const uint8_t *data, unsigned bits, ton_cell 
     return ERR_OK;
 }
 
-ton_cell *ton_cell_ref(ton_cell *c)
-{
+ton_cell *ton_cell_ref(ton_cell *c) {
     if (c) {
         atomic_fetch_add_explicit(&c->rc, 1, memory_order_relaxed);
     }
     return c;
 }
 
-void ton_cell_unref(ton_cell *c)
-{
+void ton_cell_unref(ton_cell *c) {
     /* Iterative over the first child to keep stack use bounded on long chains. */
     while (c) {
         if (atomic_fetch_sub_explicit(&c->rc, 1, memory_order_acq_rel) != 1) {
@@ -274,101 +260,83 @@ void ton_cell_unref(ton_cell *c)
     }
 }
 
-ton_cell_type ton_cell_kind(const ton_cell *c)
-{
+ton_cell_type ton_cell_kind(const ton_cell *c) {
     return (ton_cell_type)c->type;
 }
 
-bool ton_cell_is_exotic(const ton_cell *c)
-{
+bool ton_cell_is_exotic(const ton_cell *c) {
     return c->exotic;
 }
 
-unsigned ton_cell_bits(const ton_cell *c)
-{
+unsigned ton_cell_bits(const ton_cell *c) {
     return c->bits;
 }
 
-const uint8_t *ton_cell_data(const ton_cell *c)
-{
+const uint8_t *ton_cell_data(const ton_cell *c) {
     return c->data;
 }
 
-unsigned ton_cell_nrefs(const ton_cell *c)
-{
+unsigned ton_cell_nrefs(const ton_cell *c) {
     return c->nrefs;
 }
 
-ton_cell *ton_cell_child(const ton_cell *c, unsigned i)
-{
+ton_cell *ton_cell_child(const ton_cell *c, unsigned i) {
     return i < c->nrefs ? c->refs[i] : NULL;
 }
 
-unsigned ton_cell_level_mask(const ton_cell *c)
-{
+unsigned ton_cell_level_mask(const ton_cell *c) {
     return c->mask;
 }
 
-unsigned ton_cell_level(const ton_cell *c)
-{
+unsigned ton_cell_level(const ton_cell *c) {
     return mask_level(c->mask);
 }
 
-const uint8_t *ton_cell_hash(const ton_cell *c, unsigned level)
-{
+const uint8_t *ton_cell_hash(const ton_cell *c, unsigned level) {
     return c->hash[level > 3 ? 3 : level];
 }
 
-uint16_t ton_cell_depth(const ton_cell *c, unsigned level)
-{
+uint16_t ton_cell_depth(const ton_cell *c, unsigned level) {
     return c->depth[level > 3 ? 3 : level];
 }
 
-const uint8_t *ton_cell_repr_hash(const ton_cell *c)
-{
+const uint8_t *ton_cell_repr_hash(const ton_cell *c) {
     return c->hash[3];
 }
 
-uint16_t ton_cell_repr_depth(const ton_cell *c)
-{
+uint16_t ton_cell_repr_depth(const ton_cell *c) {
     return c->depth[3];
 }
 
-bool ton_cell_equal(const ton_cell *a, const ton_cell *b)
-{
+bool ton_cell_equal(const ton_cell *a, const ton_cell *b) {
     return a == b || memcmp(a->hash[3], b->hash[3], 32) == 0;
 }
 
 /* ---- builder ---- */
 
-void tb_init(ton_builder *b)
-{
+void tb_init(ton_builder *b) {
     memset(b, 0, sizeof(*b));
 }
 
-void tb_clear(ton_builder *b)
-{
+void tb_clear(ton_builder *b) {
     for (unsigned i = 0; i < b->nrefs; i++) {
         ton_cell_unref(b->refs[i]);
     }
     tb_init(b);
 }
 
-unsigned tb_bits_left(const ton_builder *b)
-{
+unsigned tb_bits_left(const ton_builder *b) {
     return TON_CELL_MAX_BITS - b->bits;
 }
 
-static void put_bit(ton_builder *b, unsigned v)
-{
+static void put_bit(ton_builder *b, unsigned v) {
     if (v) {
         b->data[b->bits / 8] |= (uint8_t)(0x80 >> (b->bits % 8));
     }
     b->bits++;
 }
 
-err_t tb_bit(ton_builder *b, bool v)
-{
+err_t tb_bit(ton_builder *b, bool v) {
     if (tb_bits_left(b) < 1) {
         return err_fail(ERR_TOO_LARGE, "builder overflow");
     }
@@ -376,8 +344,7 @@ err_t tb_bit(ton_builder *b, bool v)
     return ERR_OK;
 }
 
-err_t tb_uint(ton_builder *b, uint64_t v, unsigned n)
-{
+err_t tb_uint(ton_builder *b, uint64_t v, unsigned n) {
     if (n > 64 || (n < 64 && (v >> n) != 0)) {
         return err_fail(ERR_MALFORMED, "value does not fit in %u bits", n);
     }
@@ -390,8 +357,7 @@ err_t tb_uint(ton_builder *b, uint64_t v, unsigned n)
     return ERR_OK;
 }
 
-err_t tb_int(ton_builder *b, int64_t v, unsigned n)
-{
+err_t tb_int(ton_builder *b, int64_t v, unsigned n) {
     if (n == 0 || n > 64) {
         return err_fail(ERR_MALFORMED, "signed width %u", n);
     }
@@ -409,8 +375,7 @@ err_t tb_int(ton_builder *b, int64_t v, unsigned n)
     return tb_uint(b, u, n);
 }
 
-err_t tb_zeros(ton_builder *b, unsigned n)
-{
+err_t tb_zeros(ton_builder *b, unsigned n) {
     if (tb_bits_left(b) < n) {
         return err_fail(ERR_TOO_LARGE, "builder overflow");
     }
@@ -418,8 +383,7 @@ err_t tb_zeros(ton_builder *b, unsigned n)
     return ERR_OK;
 }
 
-err_t tb_bits(ton_builder *b, const uint8_t *src, unsigned off, unsigned n)
-{
+err_t tb_bits(ton_builder *b, const uint8_t *src, unsigned off, unsigned n) {
     if (tb_bits_left(b) < n) {
         return err_fail(ERR_TOO_LARGE, "builder overflow");
     }
@@ -429,16 +393,14 @@ err_t tb_bits(ton_builder *b, const uint8_t *src, unsigned off, unsigned n)
     return ERR_OK;
 }
 
-err_t tb_bytes(ton_builder *b, const void *src, size_t n)
-{
+err_t tb_bytes(ton_builder *b, const void *src, size_t n) {
     if (n > TON_CELL_MAX_BYTES || tb_bits_left(b) < n * 8) {
         return err_fail(ERR_TOO_LARGE, "builder overflow");
     }
     return tb_bits(b, src, 0, (unsigned)(n * 8));
 }
 
-err_t tb_ref(ton_builder *b, ton_cell *c)
-{
+err_t tb_ref(ton_builder *b, ton_cell *c) {
     if (b->nrefs >= TON_CELL_MAX_REFS) {
         return err_fail(ERR_TOO_LARGE, "builder has 4 refs");
     }
@@ -446,27 +408,23 @@ err_t tb_ref(ton_builder *b, ton_cell *c)
     return ERR_OK;
 }
 
-static err_t finish(ton_builder *b, bool exotic, ton_cell **out)
-{
+static err_t finish(ton_builder *b, bool exotic, ton_cell **out) {
     err_t e = ton_cell_create(exotic, b->data, b->bits, b->refs, b->nrefs, out);
     tb_clear(b);
     return e;
 }
 
-err_t tb_finish(ton_builder *b, ton_cell **out)
-{
+err_t tb_finish(ton_builder *b, ton_cell **out) {
     return finish(b, false, out);
 }
 
-err_t tb_finish_exotic(ton_builder *b, ton_cell **out)
-{
+err_t tb_finish_exotic(ton_builder *b, ton_cell **out) {
     return finish(b, true, out);
 }
 
 /* ---- slice ---- */
 
-void ts_init(ton_slice *s, const ton_cell *c)
-{
+void ts_init(ton_slice *s, const ton_cell *c) {
     s->cell = c;
     s->bit_pos = 0;
     s->bit_end = c->bits;
@@ -474,23 +432,19 @@ void ts_init(ton_slice *s, const ton_cell *c)
     s->ref_end = c->nrefs;
 }
 
-unsigned ts_bits_left(const ton_slice *s)
-{
+unsigned ts_bits_left(const ton_slice *s) {
     return s->bit_end - s->bit_pos;
 }
 
-unsigned ts_refs_left(const ton_slice *s)
-{
+unsigned ts_refs_left(const ton_slice *s) {
     return s->ref_end - s->ref_pos;
 }
 
-static err_t underflow(unsigned want, unsigned have)
-{
+static err_t underflow(unsigned want, unsigned have) {
     return err_fail(ERR_TRUNCATED, "cell underflow: need %u bits, %u left", want, have);
 }
 
-err_t ts_peek_uint(const ton_slice *s, unsigned n, uint64_t *out)
-{
+err_t ts_peek_uint(const ton_slice *s, unsigned n, uint64_t *out) {
     if (n > 64) {
         return err_fail(ERR_MALFORMED, "width %u over 64", n);
     }
@@ -501,23 +455,20 @@ err_t ts_peek_uint(const ton_slice *s, unsigned n, uint64_t *out)
     return ERR_OK;
 }
 
-err_t ts_uint(ton_slice *s, unsigned n, uint64_t *out)
-{
+err_t ts_uint(ton_slice *s, unsigned n, uint64_t *out) {
     TRY(ts_peek_uint(s, n, out));
     s->bit_pos += n;
     return ERR_OK;
 }
 
-err_t ts_bit(ton_slice *s, bool *out)
-{
+err_t ts_bit(ton_slice *s, bool *out) {
     uint64_t v;
     TRY(ts_uint(s, 1, &v));
     *out = v != 0;
     return ERR_OK;
 }
 
-err_t ts_int(ton_slice *s, unsigned n, int64_t *out)
-{
+err_t ts_int(ton_slice *s, unsigned n, int64_t *out) {
     if (n == 0) {
         return err_fail(ERR_MALFORMED, "signed width 0");
     }
@@ -530,8 +481,7 @@ err_t ts_int(ton_slice *s, unsigned n, int64_t *out)
     return ERR_OK;
 }
 
-err_t ts_skip(ton_slice *s, unsigned n)
-{
+err_t ts_skip(ton_slice *s, unsigned n) {
     if (ts_bits_left(s) < n) {
         return underflow(n, ts_bits_left(s));
     }
@@ -539,8 +489,7 @@ err_t ts_skip(ton_slice *s, unsigned n)
     return ERR_OK;
 }
 
-err_t ts_bits(ton_slice *s, unsigned n, uint8_t *out)
-{
+err_t ts_bits(ton_slice *s, unsigned n, uint8_t *out) {
     if (ts_bits_left(s) < n) {
         return underflow(n, ts_bits_left(s));
     }
@@ -554,16 +503,14 @@ err_t ts_bits(ton_slice *s, unsigned n, uint8_t *out)
     return ERR_OK;
 }
 
-err_t ts_bytes(ton_slice *s, size_t n, uint8_t *out)
-{
+err_t ts_bytes(ton_slice *s, size_t n, uint8_t *out) {
     if (n > TON_CELL_MAX_BYTES) {
         return underflow(TON_CELL_MAX_BITS + 1, ts_bits_left(s));
     }
     return ts_bits(s, (unsigned)(n * 8), out);
 }
 
-err_t ts_ref(ton_slice *s, ton_cell **out)
-{
+err_t ts_ref(ton_slice *s, ton_cell **out) {
     if (ts_refs_left(s) < 1) {
         return err_fail(ERR_TRUNCATED, "cell underflow: no references left");
     }
@@ -571,10 +518,8 @@ err_t ts_ref(ton_slice *s, ton_cell **out)
     return ERR_OK;
 }
 
-err_t tb_slice(ton_builder *b, const ton_slice *s)
-{
-    if (tb_bits_left(b) < ts_bits_left(s) ||
-        b->nrefs + ts_refs_left(s) > TON_CELL_MAX_REFS) {
+err_t tb_slice(ton_builder *b, const ton_slice *s) {
+    if (tb_bits_left(b) < ts_bits_left(s) || b->nrefs + ts_refs_left(s) > TON_CELL_MAX_REFS) {
         return err_fail(ERR_TOO_LARGE, "builder overflow");
     }
     TRY(tb_bits(b, s->cell->data, s->bit_pos, ts_bits_left(s)));
@@ -584,11 +529,9 @@ err_t tb_slice(ton_builder *b, const ton_slice *s)
     return ERR_OK;
 }
 
-err_t ts_expect_end(const ton_slice *s)
-{
+err_t ts_expect_end(const ton_slice *s) {
     if (ts_bits_left(s) || ts_refs_left(s)) {
-        return err_fail(ERR_TRAILING, "%u bits and %u refs left", ts_bits_left(s),
-                        ts_refs_left(s));
+        return err_fail(ERR_TRAILING, "%u bits and %u refs left", ts_bits_left(s), ts_refs_left(s));
     }
     return ERR_OK;
 }

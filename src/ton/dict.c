@@ -3,8 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static unsigned bit_length(unsigned m)
-{
+static unsigned bit_length(unsigned m) {
     unsigned n = 0;
     while (m >> n) {
         n++;
@@ -12,23 +11,20 @@ static unsigned bit_length(unsigned m)
     return n;
 }
 
-static unsigned key_bit(const uint8_t *key, unsigned i)
-{
+static unsigned key_bit(const uint8_t *key, unsigned i) {
     return (key[i / 8] >> (7 - i % 8)) & 1;
 }
 
-static void set_bit(uint8_t *key, unsigned i, unsigned v)
-{
+static void set_bit(uint8_t *key, unsigned i, unsigned v) {
     if (v) {
         key[i / 8] |= (uint8_t)(0x80 >> (i % 8));
     } else {
-        key[i / 8] &= (uint8_t)~(0x80 >> (i % 8));
+        key[i / 8] &= (uint8_t) ~(0x80 >> (i % 8));
     }
 }
 
 /* HmLabel ~n m (tvm.pdf §3.3.4): writes the label bits into key[pos..], returns the length. */
-static err_t read_label(ton_slice *s, unsigned m, uint8_t *key, unsigned pos, unsigned *len)
-{
+static err_t read_label(ton_slice *s, unsigned m, uint8_t *key, unsigned pos, unsigned *len) {
     bool b0;
     TRY(ts_bit(s, &b0));
     unsigned n = 0;
@@ -80,8 +76,7 @@ static err_t read_label(ton_slice *s, unsigned m, uint8_t *key, unsigned pos, un
     return ERR_OK;
 }
 
-static err_t fork_refs(ton_slice *s, ton_cell **l, ton_cell **r)
-{
+static err_t fork_refs(ton_slice *s, ton_cell **l, ton_cell **r) {
     if (ts_bits_left(s) != 0 || ts_refs_left(s) != 2) {
         return err_fail(ERR_MALFORMED, "dictionary fork must hold exactly two refs");
     }
@@ -90,8 +85,7 @@ static err_t fork_refs(ton_slice *s, ton_cell **l, ton_cell **r)
 }
 
 err_t ton_dict_get(const ton_cell *root, unsigned key_bits, const uint8_t *key, ton_slice *value,
-                   bool *found)
-{
+                   bool *found) {
     *found = false;
     if (key_bits > TON_DICT_MAX_KEY_BITS) {
         return err_fail(ERR_TOO_LARGE, "dictionary key of %u bits", key_bits);
@@ -131,8 +125,7 @@ err_t ton_dict_get(const ton_cell *root, unsigned key_bits, const uint8_t *key, 
 }
 
 static err_t walk(const ton_cell *c, unsigned key_bits, uint8_t *key, unsigned pos,
-                  ton_dict_visit_fn fn, void *ctx)
-{
+                  ton_dict_visit_fn fn, void *ctx) {
     if (ton_cell_is_exotic(c)) {
         return err_fail(ERR_MALFORMED, "exotic cell inside a dictionary");
     }
@@ -153,8 +146,7 @@ static err_t walk(const ton_cell *c, unsigned key_bits, uint8_t *key, unsigned p
     return walk(right, key_bits, key, pos + 1, fn, ctx);
 }
 
-err_t ton_dict_foreach(const ton_cell *root, unsigned key_bits, ton_dict_visit_fn fn, void *ctx)
-{
+err_t ton_dict_foreach(const ton_cell *root, unsigned key_bits, ton_dict_visit_fn fn, void *ctx) {
     if (key_bits > TON_DICT_MAX_KEY_BITS) {
         return err_fail(ERR_TOO_LARGE, "dictionary key of %u bits", key_bits);
     }
@@ -167,8 +159,7 @@ err_t ton_dict_foreach(const ton_cell *root, unsigned key_bits, ton_dict_visit_f
 
 /* ---- writer ---- */
 
-static int cmp_items(const void *a, const void *b, void *ctx)
-{
+static int cmp_items(const void *a, const void *b, void *ctx) {
     return memcmp(((const ton_dict_item *)a)->key, ((const ton_dict_item *)b)->key,
                   *(const unsigned *)ctx);
 }
@@ -176,8 +167,7 @@ static int cmp_items(const void *a, const void *b, void *ctx)
 /* Label choice as @ton/core's detectLabelType: short, unless long is strictly shorter, unless
  * same (all bits equal) is strictly shorter still. */
 static err_t write_label(ton_builder *b, const uint8_t *key, unsigned pos, unsigned len,
-                         unsigned m)
-{
+                         unsigned m) {
     unsigned lb = bit_length(m);
     unsigned short_len = 2 + 2 * len;
     unsigned long_len = 2 + lb + len;
@@ -217,8 +207,7 @@ static err_t write_label(ton_builder *b, const uint8_t *key, unsigned pos, unsig
 }
 
 static err_t build_edge(ton_dict_item *items, size_t lo, size_t hi, unsigned pos, unsigned m,
-                        ton_cell **out)
-{
+                        ton_cell **out) {
     const uint8_t *first = items[lo].key;
     const uint8_t *last = items[hi - 1].key;
     unsigned l = 0;
@@ -262,8 +251,7 @@ out:
     return e;
 }
 
-err_t ton_dict_build(ton_dict_item *items, size_t n, unsigned key_bits, ton_cell **root)
-{
+err_t ton_dict_build(ton_dict_item *items, size_t n, unsigned key_bits, ton_cell **root) {
     *root = NULL;
     if (key_bits > TON_DICT_MAX_KEY_BITS) {
         return err_fail(ERR_TOO_LARGE, "dictionary key of %u bits", key_bits);
@@ -287,8 +275,7 @@ err_t ton_dict_build(ton_dict_item *items, size_t n, unsigned key_bits, ton_cell
     return build_edge(items, 0, n, 0, key_bits, root);
 }
 
-err_t ts_dict(ton_slice *s, ton_cell **root)
-{
+err_t ts_dict(ton_slice *s, ton_cell **root) {
     ton_slice t = *s;
     bool present;
     TRY(ts_bit(&t, &present));
@@ -300,8 +287,7 @@ err_t ts_dict(ton_slice *s, ton_cell **root)
     return ERR_OK;
 }
 
-err_t tb_dict(ton_builder *b, ton_cell *root)
-{
+err_t tb_dict(ton_builder *b, ton_cell *root) {
     if (!root) {
         return tb_bit(b, false);
     }

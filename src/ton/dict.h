@@ -35,8 +35,7 @@ typedef struct {
 
 /* Build the Hashmap root for items (any order; sorted in place). n == 0 gives *root = NULL
  * (hme_empty). Duplicate keys are ERR_MALFORMED. */
-MUST_CHECK err_t ton_dict_build(ton_dict_item *items, size_t n, unsigned key_bits,
-                                ton_cell **root);
+MUST_CHECK err_t ton_dict_build(ton_dict_item *items, size_t n, unsigned key_bits, ton_cell **root);
 
 /* HashmapE in a slice / builder: Maybe ^Hashmap. *root is borrowed (or NULL when empty). */
 MUST_CHECK err_t ts_dict(ton_slice *s, ton_cell **root);

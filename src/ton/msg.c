@@ -4,8 +4,7 @@
 
 #include <string.h>
 
-err_t tb_varuint(ton_builder *b, unsigned len_bits, const uint8_t *be, size_t n)
-{
+err_t tb_varuint(ton_builder *b, unsigned len_bits, const uint8_t *be, size_t n) {
     while (n > 0 && be[0] == 0) {
         be++;
         n--;
@@ -20,8 +19,7 @@ err_t tb_varuint(ton_builder *b, unsigned len_bits, const uint8_t *be, size_t n)
     return tb_bytes(b, be, n);
 }
 
-err_t ts_varuint(ton_slice *s, unsigned len_bits, uint8_t *out, size_t cap, size_t *n)
-{
+err_t ts_varuint(ton_slice *s, unsigned len_bits, uint8_t *out, size_t cap, size_t *n) {
     if (len_bits == 0 || len_bits > 8) {
         return err_fail(ERR_MALFORMED, "VarUInteger length width %u", len_bits);
     }
@@ -37,8 +35,7 @@ err_t ts_varuint(ton_slice *s, unsigned len_bits, uint8_t *out, size_t cap, size
     return ERR_OK;
 }
 
-err_t tb_coins(ton_builder *b, uint64_t v)
-{
+err_t tb_coins(ton_builder *b, uint64_t v) {
     uint8_t be[8];
     for (int i = 0; i < 8; i++) {
         be[i] = (uint8_t)(v >> (56 - 8 * i));
@@ -46,8 +43,7 @@ err_t tb_coins(ton_builder *b, uint64_t v)
     return tb_varuint(b, 4, be, 8);
 }
 
-err_t ts_coins(ton_slice *s, uint64_t *v)
-{
+err_t ts_coins(ton_slice *s, uint64_t *v) {
     ton_slice t = *s;
     uint8_t be[15];
     size_t n;
@@ -64,8 +60,7 @@ err_t ts_coins(ton_slice *s, uint64_t *v)
     return ERR_OK;
 }
 
-static err_t state_init_builder(ton_builder *b, ton_cell *code, ton_cell *data)
-{
+static err_t state_init_builder(ton_builder *b, ton_cell *code, ton_cell *data) {
     TRY(tb_bit(b, false)); /* split_depth */
     TRY(tb_bit(b, false)); /* special */
     TRY(tb_bit(b, code != NULL));
@@ -79,8 +74,7 @@ static err_t state_init_builder(ton_builder *b, ton_cell *code, ton_cell *data)
     return tb_bit(b, false); /* library: empty */
 }
 
-err_t ton_state_init(ton_cell *code, ton_cell *data, ton_cell **out)
-{
+err_t ton_state_init(ton_cell *code, ton_cell *data, ton_cell **out) {
     ton_builder b;
     tb_init(&b);
     err_t e = state_init_builder(&b, code, data);
@@ -92,8 +86,7 @@ err_t ton_state_init(ton_cell *code, ton_cell *data, ton_cell **out)
     return tb_finish(&b, out);
 }
 
-err_t ton_state_init_address(int32_t wc, ton_cell *code, ton_cell *data, ton_addr *out)
-{
+err_t ton_state_init_address(int32_t wc, ton_cell *code, ton_cell *data, ton_addr *out) {
     ton_cell *si;
     TRY(ton_state_init(code, data, &si));
     out->wc = wc;
@@ -108,8 +101,7 @@ err_t ton_state_init_address(int32_t wc, ton_cell *code, ton_cell *data, ton_add
  * Message (storeMessage): init inline only when init and body bits both fit; body inline when
  * its bits and refs fit. */
 static err_t store_init_body(ton_builder *b, ton_cell *init, ton_cell *body, ton_place place,
-                             bool relaxed)
-{
+                             bool relaxed) {
     unsigned body_bits = body ? ton_cell_bits(body) : 0;
     if (init) {
         TRY(tb_bit(b, true));
@@ -133,10 +125,9 @@ static err_t store_init_body(ton_builder *b, ton_cell *init, ton_cell *body, ton
         return tb_bit(b, false);
     }
     bool ref = place == TON_PLACE_REF ||
-               (place == TON_PLACE_AUTO &&
-                (tb_bits_left(b) < 1 + ton_cell_bits(body) ||
-                 b->nrefs + ton_cell_nrefs(body) > TON_CELL_MAX_REFS ||
-                 (relaxed && ton_cell_is_exotic(body))));
+               (place == TON_PLACE_AUTO && (tb_bits_left(b) < 1 + ton_cell_bits(body) ||
+                                            b->nrefs + ton_cell_nrefs(body) > TON_CELL_MAX_REFS ||
+                                            (relaxed && ton_cell_is_exotic(body))));
     TRY(tb_bit(b, ref));
     if (ref) {
         return tb_ref(b, body);
@@ -146,8 +137,7 @@ static err_t store_init_body(ton_builder *b, ton_cell *init, ton_cell *body, ton
     return tb_slice(b, &s);
 }
 
-static err_t build_internal(ton_builder *b, const ton_int_msg *m)
-{
+static err_t build_internal(ton_builder *b, const ton_int_msg *m) {
     TRY(tb_bit(b, false)); /* int_msg_info$0 */
     TRY(tb_bit(b, m->ihr_disabled));
     TRY(tb_bit(b, m->bounce));
@@ -155,16 +145,15 @@ static err_t build_internal(ton_builder *b, const ton_int_msg *m)
     TRY(tb_addr_none(b));  /* src: filled in by the validator */
     TRY(tb_addr(b, &m->dest));
     TRY(tb_coins(b, m->value));
-    TRY(tb_bit(b, false)); /* no extra currencies */
-    TRY(tb_coins(b, 0));   /* ihr_fee */
-    TRY(tb_coins(b, 0));   /* fwd_fee */
+    TRY(tb_bit(b, false));  /* no extra currencies */
+    TRY(tb_coins(b, 0));    /* ihr_fee */
+    TRY(tb_coins(b, 0));    /* fwd_fee */
     TRY(tb_uint(b, 0, 64)); /* created_lt */
     TRY(tb_uint(b, 0, 32)); /* created_at */
     return store_init_body(b, m->state_init, m->body, m->place, true);
 }
 
-err_t ton_msg_internal(const ton_int_msg *m, ton_cell **out)
-{
+err_t ton_msg_internal(const ton_int_msg *m, ton_cell **out) {
     ton_builder b;
     tb_init(&b);
     *out = NULL;
@@ -177,8 +166,7 @@ err_t ton_msg_internal(const ton_int_msg *m, ton_cell **out)
 }
 
 static err_t build_external(ton_builder *b, const ton_addr *dest, ton_cell *init, ton_cell *body,
-                            ton_place place)
-{
+                            ton_place place) {
     TRY(tb_uint(b, 2, 2)); /* ext_in_msg_info$10 */
     TRY(tb_addr_none(b));  /* src:MsgAddressExt */
     TRY(tb_addr(b, dest));
@@ -186,9 +174,8 @@ static err_t build_external(ton_builder *b, const ton_addr *dest, ton_cell *init
     return store_init_body(b, init, body, place, false);
 }
 
-err_t ton_msg_external(const ton_addr *dest, ton_cell *state_init, ton_cell *body,
-                       ton_place place, ton_cell **out)
-{
+err_t ton_msg_external(const ton_addr *dest, ton_cell *state_init, ton_cell *body, ton_place place,
+                       ton_cell **out) {
     ton_builder b;
     tb_init(&b);
     *out = NULL;
@@ -201,8 +188,7 @@ err_t ton_msg_external(const ton_addr *dest, ton_cell *state_init, ton_cell *bod
 }
 
 /* StateInit fields (TL-B in the header comment); code and data are borrowed. */
-static err_t read_state_init(ton_slice *s, ton_cell **code, ton_cell **data)
-{
+static err_t read_state_init(ton_slice *s, ton_cell **code, ton_cell **data) {
     bool f;
     ton_cell *lib;
     TRY(ts_bit(s, &f));
@@ -224,8 +210,7 @@ static err_t read_state_init(ton_slice *s, ton_cell **code, ton_cell **data)
     return ts_dict(s, &lib);
 }
 
-err_t ton_msg_parse(const ton_cell *msg, ton_msg_info *out)
-{
+err_t ton_msg_parse(const ton_cell *msg, ton_msg_info *out) {
     ton_slice s;
     ts_init(&s, msg);
     memset(out, 0, sizeof(*out));
@@ -299,8 +284,7 @@ err_t ton_msg_parse(const ton_cell *msg, ton_msg_info *out)
     return ERR_OK;
 }
 
-err_t ton_msg_normalized_hash(const ton_cell *ext_msg, uint8_t out[TON_HASH_LEN])
-{
+err_t ton_msg_normalized_hash(const ton_cell *ext_msg, uint8_t out[TON_HASH_LEN]) {
     ton_msg_info info;
     TRY(ton_msg_parse(ext_msg, &info));
     if (info.internal) {

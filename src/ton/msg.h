@@ -20,8 +20,7 @@
 MUST_CHECK err_t tb_varuint(ton_builder *b, unsigned len_bits, const uint8_t *be, size_t n);
 /* Reads into out (cap bytes), *n = byte length as stored (ERR_TOO_LARGE if over cap).
  * A stored value with a leading zero byte is non-canonical but legal TL-B; it is accepted. */
-MUST_CHECK err_t ts_varuint(ton_slice *s, unsigned len_bits, uint8_t *out, size_t cap,
-                            size_t *n);
+MUST_CHECK err_t ts_varuint(ton_slice *s, unsigned len_bits, uint8_t *out, size_t cap, size_t *n);
 /* Coins as uint64 (every real TON amount fits; ERR_TOO_LARGE otherwise). */
 MUST_CHECK err_t tb_coins(ton_builder *b, uint64_t v);
 MUST_CHECK err_t ts_coins(ton_slice *s, uint64_t *v);
@@ -29,8 +28,7 @@ MUST_CHECK err_t ts_coins(ton_slice *s, uint64_t *v);
 /* StateInit with code and data only (the form every contract deploy uses). */
 MUST_CHECK err_t ton_state_init(ton_cell *code, ton_cell *data, ton_cell **out);
 /* Address of the contract: wc:repr_hash(StateInit). */
-MUST_CHECK err_t ton_state_init_address(int32_t wc, ton_cell *code, ton_cell *data,
-                                        ton_addr *out);
+MUST_CHECK err_t ton_state_init_address(int32_t wc, ton_cell *code, ton_cell *data, ton_addr *out);
 
 typedef enum {
     TON_PLACE_AUTO = 0, /* @ton/core's rule: inline when it fits */
@@ -44,10 +42,10 @@ typedef struct {
     ton_addr dest;
     uint64_t value;
     bool bounce;
-    bool ihr_disabled;     /* @ton/core's default is true */
-    ton_cell *state_init;  /* optional */
-    ton_cell *body;        /* optional: NULL is the empty cell */
-    ton_place place;       /* TON_PLACE_REF forces both init and body into refs */
+    bool ihr_disabled;    /* @ton/core's default is true */
+    ton_cell *state_init; /* optional */
+    ton_cell *body;       /* optional: NULL is the empty cell */
+    ton_place place;      /* TON_PLACE_REF forces both init and body into refs */
 } ton_int_msg;
 
 MUST_CHECK err_t ton_msg_internal(const ton_int_msg *m, ton_cell **out);
@@ -72,10 +70,10 @@ typedef struct {
     uint64_t value;
     uint64_t created_lt;
     uint32_t created_at;
-    bool has_init;        /* a StateInit came with the message (inline or as a ref) */
-    ton_cell *init_code;  /* borrowed; NULL when absent */
-    ton_cell *init_data;  /* borrowed; NULL when absent */
-    ton_slice body;       /* the body, inline or the ref's contents */
+    bool has_init;       /* a StateInit came with the message (inline or as a ref) */
+    ton_cell *init_code; /* borrowed; NULL when absent */
+    ton_cell *init_data; /* borrowed; NULL when absent */
+    ton_slice body;      /* the body, inline or the ref's contents */
 } ton_msg_info;
 
 /* Parses internal and external-in messages (external-out is ERR_MALFORMED). */

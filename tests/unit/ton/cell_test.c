@@ -15,8 +15,7 @@
 #include "ton/msg.h"
 #include "ton_test_util.h"
 
-static ton_cell *leaf(const char *hexbits, unsigned bits)
-{
+static ton_cell *leaf(const char *hexbits, unsigned bits) {
     size_t n;
     uint8_t *d = tu_hex(hexbits, &n);
     ton_cell *c;
@@ -25,15 +24,13 @@ static ton_cell *leaf(const char *hexbits, unsigned bits)
     return c;
 }
 
-static void assert_hash(const ton_cell *c, const char *hex)
-{
+static void assert_hash(const ton_cell *c, const char *hex) {
     char h[65];
     tu_to_hex(ton_cell_repr_hash(c), 32, h);
     assert_string_equal(h, hex);
 }
 
-static void assert_boc(const ton_cell *c, bool idx, bool crc, const char *hex)
-{
+static void assert_boc(const ton_cell *c, bool idx, bool crc, const char *hex) {
     buf b;
     buf_init(&b, 1 << 20);
     assert_int_equal(ton_boc_serialize(c, idx, crc, &b), ERR_OK);
@@ -44,8 +41,7 @@ static void assert_boc(const ton_cell *c, bool idx, bool crc, const char *hex)
     buf_free(&b);
 }
 
-static ton_cell *parse_hex(const char *hex)
-{
+static ton_cell *parse_hex(const char *hex) {
     size_t n;
     uint8_t *d = tu_hex(hex, &n);
     ton_cell *c = NULL;
@@ -54,8 +50,7 @@ static ton_cell *parse_hex(const char *hex)
     return c;
 }
 
-static void test_empty_cell(void **state)
-{
+static void test_empty_cell(void **state) {
     (void)state;
     ton_cell *c = leaf("", 0);
     assert_hash(c, tu_vec("empty_cell", "hash"));
@@ -72,8 +67,7 @@ static void test_empty_cell(void **state)
     ton_cell_unref(c);
 }
 
-static void test_128_bits_and_signature(void **state)
-{
+static void test_128_bits_and_signature(void **state) {
     (void)state;
     ton_builder b;
     tb_init(&b);
@@ -101,8 +95,7 @@ static void test_128_bits_and_signature(void **state)
     ton_cell_unref(c);
 }
 
-static ton_cell *tree(void)
-{
+static ton_cell *tree(void) {
     ton_cell *l = leaf("a0", 3); /* 101 */
     ton_cell *e = leaf("", 0);
     ton_builder b;
@@ -117,8 +110,7 @@ static ton_cell *tree(void)
     return r;
 }
 
-static void test_tree(void **state)
-{
+static void test_tree(void **state) {
     (void)state;
     ton_cell *r = tree();
     assert_hash(ton_cell_child(r, 0), tu_vec("tree", "leaf_3bits_101_hash"));
@@ -131,8 +123,7 @@ static void test_tree(void **state)
     ton_cell_unref(r);
 }
 
-static void test_state_init_address(void **state)
-{
+static void test_state_init_address(void **state) {
     (void)state;
     ton_cell *code = parse_hex(tu_vec("cell_128bits", "boc_crc"));
     ton_cell *data = leaf("", 0);
@@ -151,13 +142,15 @@ static void test_state_init_address(void **state)
 }
 
 /* Every multi-cell BOC from @ton/core re-serializes to the same bytes. */
-static void test_roundtrip_vectors(void **state)
-{
+static void test_roundtrip_vectors(void **state) {
     (void)state;
     const char *v[][2] = {
-        {"wallet_v4r2", "data_boc"},           {"wallet_v4r2", "transfer_body_boc"},
-        {"wallet_v4r2", "external_with_init_boc"}, {"wallet_v5r1", "data_boc"},
-        {"wallet_v5r1", "transfer_body_boc"},  {"cocoon_charge", "wrapped_boc"},
+        {"wallet_v4r2", "data_boc"},
+        {"wallet_v4r2", "transfer_body_boc"},
+        {"wallet_v4r2", "external_with_init_boc"},
+        {"wallet_v5r1", "data_boc"},
+        {"wallet_v5r1", "transfer_body_boc"},
+        {"cocoon_charge", "wrapped_boc"},
     };
     for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
         const char *hex = tu_vec(v[i][0], v[i][1]);
@@ -181,8 +174,7 @@ static void test_roundtrip_vectors(void **state)
     ton_cell_unref(ext);
 }
 
-static void test_addresses(void **state)
-{
+static void test_addresses(void **state) {
     (void)state;
     ton_addr a;
     ton_addr_flags f;
@@ -227,8 +219,7 @@ static void test_addresses(void **state)
     assert_int_equal(b.wc, -1);
 }
 
-static void test_builder_and_slice_limits(void **state)
-{
+static void test_builder_and_slice_limits(void **state) {
     (void)state;
     ton_builder b;
     tb_init(&b);
@@ -276,8 +267,7 @@ static void test_builder_and_slice_limits(void **state)
     ton_cell_unref(e);
 }
 
-static void test_depth_limit(void **state)
-{
+static void test_depth_limit(void **state) {
     (void)state;
     ton_cell *c = leaf("", 0);
     for (int i = 0; i < TON_CELL_MAX_DEPTH; i++) {
@@ -300,8 +290,7 @@ static void test_depth_limit(void **state)
     buf_free(&b);
 }
 
-static void test_truncation_at_every_offset(void **state)
-{
+static void test_truncation_at_every_offset(void **state) {
     (void)state;
     const char *hexes[] = {tu_vec("tree", "root_boc_crc"), tu_vec("empty_cell", "boc_idx_crc"),
                            tu_vec("empty_cell", "boc_nocrc")};
@@ -324,8 +313,7 @@ static void test_truncation_at_every_offset(void **state)
     }
 }
 
-static void test_every_byte_flip_is_caught_by_crc(void **state)
-{
+static void test_every_byte_flip_is_caught_by_crc(void **state) {
     (void)state;
     size_t n;
     uint8_t *d = tu_hex(tu_vec("wallet_v4r2", "transfer_body_boc"), &n);
@@ -340,30 +328,29 @@ static void test_every_byte_flip_is_caught_by_crc(void **state)
 }
 
 /* Hand-made malformed BOCs (no CRC, so each check is reached on its own). */
-static void test_malformed_bocs(void **state)
-{
+static void test_malformed_bocs(void **state) {
     (void)state;
     static const struct {
         const char *hex;
         err_t want;
     } cases[] = {
-        {"b5ee9c73010101010002000000", ERR_MALFORMED},     /* magic */
-        {"b5ee9c72090101010002000000", ERR_MALFORMED},     /* flags bits */
-        {"b5ee9c72050101010002000000", ERR_MALFORMED},     /* size_bytes 5 */
-        {"b5ee9c72000101010002000000", ERR_MALFORMED},     /* size_bytes 0 */
-        {"b5ee9c72010001010002000000", ERR_MALFORMED},     /* off_bytes 0 */
-        {"b5ee9c72210101010002000000", ERR_MALFORMED},     /* cache bits, no index */
-        {"b5ee9c72010100010002000000", ERR_MALFORMED},     /* zero roots */
-        {"b5ee9c72010101010102000000", ERR_MALFORMED},     /* absent cells */
-        {"b5ee9c72010101010002010000", ERR_MALFORMED},     /* root index 1 of 1 */
-        {"b5ee9c72010101010002000500", ERR_MALFORMED},     /* 5 refs */
-        {"b5ee9c7201010101000300000000", ERR_TRAILING},    /* bytes after the cells */
-        {"b5ee9c7201010101000300010000", ERR_MALFORMED},   /* odd d2, last byte 0 */
-        {"b5ee9c7201010101000300010080", ERR_MALFORMED},   /* non-canonical padding */
+        {"b5ee9c73010101010002000000", ERR_MALFORMED},       /* magic */
+        {"b5ee9c72090101010002000000", ERR_MALFORMED},       /* flags bits */
+        {"b5ee9c72050101010002000000", ERR_MALFORMED},       /* size_bytes 5 */
+        {"b5ee9c72000101010002000000", ERR_MALFORMED},       /* size_bytes 0 */
+        {"b5ee9c72010001010002000000", ERR_MALFORMED},       /* off_bytes 0 */
+        {"b5ee9c72210101010002000000", ERR_MALFORMED},       /* cache bits, no index */
+        {"b5ee9c72010100010002000000", ERR_MALFORMED},       /* zero roots */
+        {"b5ee9c72010101010102000000", ERR_MALFORMED},       /* absent cells */
+        {"b5ee9c72010101010002010000", ERR_MALFORMED},       /* root index 1 of 1 */
+        {"b5ee9c72010101010002000500", ERR_MALFORMED},       /* 5 refs */
+        {"b5ee9c7201010101000300000000", ERR_TRAILING},      /* bytes after the cells */
+        {"b5ee9c7201010101000300010000", ERR_MALFORMED},     /* odd d2, last byte 0 */
+        {"b5ee9c7201010101000300010080", ERR_MALFORMED},     /* non-canonical padding */
         {"b5ee9c72010102010005000100000000", ERR_MALFORMED}, /* ref to itself */
-        {"b5ee9c7201010101000200080000", ERR_MALFORMED},   /* exotic, 0 bits */
-        {"b5ee9c72010101010003002002ff", ERR_MALFORMED},   /* level mask 1 on ordinary */
-        {"b5ee9c7281010101000200010000", ERR_MALFORMED},   /* index entry 1, cell ends at 2 */
+        {"b5ee9c7201010101000200080000", ERR_MALFORMED},     /* exotic, 0 bits */
+        {"b5ee9c72010101010003002002ff", ERR_MALFORMED},     /* level mask 1 on ordinary */
+        {"b5ee9c7281010101000200010000", ERR_MALFORMED},     /* index entry 1, cell ends at 2 */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         size_t n;
@@ -377,8 +364,7 @@ static void test_malformed_bocs(void **state)
     }
 }
 
-static void test_cell_count_limit(void **state)
-{
+static void test_cell_count_limit(void **state) {
     (void)state;
     size_t n;
     uint8_t *d = tu_hex(tu_vec("tree", "root_boc_crc"), &n); /* 3 cells */
@@ -393,8 +379,7 @@ static void test_cell_count_limit(void **state)
 
 /* A Merkle proof of the tree with its first child pruned: the proof's virtual (level-0) hash is
  * the original root hash, and a pruned branch reports the hidden hash at level 0. */
-static void test_merkle_proof_and_pruned_branch(void **state)
-{
+static void test_merkle_proof_and_pruned_branch(void **state) {
     (void)state;
     ton_cell *r = tree();
     ton_cell *hidden = ton_cell_child(r, 0);
@@ -460,8 +445,7 @@ static void test_merkle_proof_and_pruned_branch(void **state)
     ton_cell_unref(r);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_empty_cell),
         cmocka_unit_test(test_128_bits_and_signature),

@@ -18,29 +18,26 @@
 #include "ton/cell.h"
 #include "ton/dict.h"
 #include "ton/msg.h"
+#include "ton/wallet.h"
 
-static void die(const char *what, err_t e)
-{
+static void die(const char *what, err_t e) {
     fprintf(stderr, "ton_crosscheck: %s: %s\n", what, err_describe(e));
     exit(1);
 }
 
-static void check(err_t e, const char *what)
-{
+static void check(err_t e, const char *what) {
     if (e != ERR_OK) {
         die(what, e);
     }
 }
 
-static size_t from_hex(const char *hex, uint8_t *out, size_t cap)
-{
+static size_t from_hex(const char *hex, uint8_t *out, size_t cap) {
     size_t n = 0;
     check(hex_decode(hex, strlen(hex), out, cap, &n), "hex");
     return n;
 }
 
-static json_t *hex_json(const uint8_t *p, size_t n)
-{
+static json_t *hex_json(const uint8_t *p, size_t n) {
     char *h = malloc(2 * n + 1);
     hex_encode(p, n, h);
     json_t *j = json_string(h);
@@ -48,8 +45,7 @@ static json_t *hex_json(const uint8_t *p, size_t n)
     return j;
 }
 
-static ton_cell *tree_to_cell(json_t *t)
-{
+static ton_cell *tree_to_cell(json_t *t) {
     uint8_t bits[TON_CELL_MAX_BYTES] = {0};
     from_hex(json_string_value(json_object_get(t, "b")), bits, sizeof(bits));
     unsigned n = (unsigned)json_integer_value(json_object_get(t, "n"));
@@ -59,8 +55,7 @@ static ton_cell *tree_to_cell(json_t *t)
     check(tb_bits(&b, bits, 0, n), "tree bits");
     size_t i;
     json_t *r;
-    json_array_foreach(refs, i, r)
-    {
+    json_array_foreach(refs, i, r) {
         ton_cell *c = tree_to_cell(r);
         check(tb_ref(&b, c), "tree ref");
         ton_cell_unref(c);
@@ -74,8 +69,7 @@ static ton_cell *tree_to_cell(json_t *t)
     return out;
 }
 
-static json_t *cell_to_tree(const ton_cell *c)
-{
+static json_t *cell_to_tree(const ton_cell *c) {
     json_t *refs = json_array();
     for (unsigned i = 0; i < ton_cell_nrefs(c); i++) {
         json_array_append_new(refs, cell_to_tree(ton_cell_child(c, i)));
@@ -85,8 +79,7 @@ static json_t *cell_to_tree(const ton_cell *c)
                      (int)ton_cell_bits(c), "x", ton_cell_is_exotic(c), "r", refs);
 }
 
-static json_t *boc_json(const ton_cell *c, bool idx, bool crc)
-{
+static json_t *boc_json(const ton_cell *c, bool idx, bool crc) {
     buf b;
     buf_init(&b, BUF_DEFAULT_MAX);
     check(ton_boc_serialize(c, idx, crc, &b), "serialize");
@@ -95,8 +88,7 @@ static json_t *boc_json(const ton_cell *c, bool idx, bool crc)
     return j;
 }
 
-static ton_cell *boc_from_hex(const char *hex)
-{
+static ton_cell *boc_from_hex(const char *hex) {
     size_t len = strlen(hex) / 2;
     uint8_t *d = malloc(len + 1);
     from_hex(hex, d, len + 1);
@@ -106,21 +98,19 @@ static ton_cell *boc_from_hex(const char *hex)
     return c;
 }
 
-static ton_addr addr_of(json_t *j)
-{
+static ton_addr addr_of(json_t *j) {
     ton_addr a;
     check(ton_addr_parse(json_string_value(j), &a, NULL), "address");
     return a;
 }
 
-static json_t *case_tree(json_t *cs)
-{
+static json_t *case_tree(json_t *cs) {
     ton_cell *c = tree_to_cell(json_object_get(cs, "tree"));
     json_t *levels = json_array();
     for (unsigned l = 0; l < 4; l++) {
-        json_array_append_new(levels, json_pack("{s:o,s:i}", "hash",
-                                                hex_json(ton_cell_hash(c, l), 32), "depth",
-                                                (int)ton_cell_depth(c, l)));
+        json_array_append_new(levels,
+                              json_pack("{s:o,s:i}", "hash", hex_json(ton_cell_hash(c, l), 32),
+                                        "depth", (int)ton_cell_depth(c, l)));
     }
     json_t *r = json_pack("{s:o,s:o,s:i,s:o}", "boc",
                           boc_json(c, json_is_true(json_object_get(cs, "idx")),
@@ -131,8 +121,7 @@ static json_t *case_tree(json_t *cs)
     return r;
 }
 
-static json_t *case_parse(json_t *cs)
-{
+static json_t *case_parse(json_t *cs) {
     ton_cell *c = boc_from_hex(json_string_value(json_object_get(cs, "boc")));
     json_t *r = json_pack("{s:o,s:o}", "tree", cell_to_tree(c), "hash",
                           hex_json(ton_cell_repr_hash(c), 32));
@@ -140,8 +129,7 @@ static json_t *case_parse(json_t *cs)
     return r;
 }
 
-static json_t *case_dict(json_t *cs)
-{
+static json_t *case_dict(json_t *cs) {
     unsigned kb = (unsigned)json_integer_value(json_object_get(cs, "key_bits"));
     json_t *entries = json_object_get(cs, "entries");
     size_t n = json_array_size(entries);
@@ -149,8 +137,7 @@ static json_t *case_dict(json_t *cs)
     ton_cell **vals = calloc(n ? n : 1, sizeof(*vals));
     size_t i;
     json_t *e;
-    json_array_foreach(entries, i, e)
-    {
+    json_array_foreach(entries, i, e) {
         from_hex(json_string_value(json_object_get(e, "k")), items[i].key, sizeof(items[i].key));
         vals[i] = tree_to_cell(json_object_get(e, "v"));
         ts_init(&items[i].value, vals[i]);
@@ -170,8 +157,7 @@ static json_t *case_dict(json_t *cs)
     ton_cell *jroot;
     check(ts_dict(&s, &jroot), "js dict");
     json_t *found = json_array();
-    json_array_foreach(entries, i, e)
-    {
+    json_array_foreach(entries, i, e) {
         uint8_t key[TON_CELL_MAX_BYTES] = {0};
         from_hex(json_string_value(json_object_get(e, "k")), key, sizeof(key));
         ton_slice v;
@@ -198,8 +184,7 @@ static json_t *case_dict(json_t *cs)
     return r;
 }
 
-static json_t *case_addr(json_t *cs)
-{
+static json_t *case_addr(json_t *cs) {
     ton_addr a = addr_of(json_object_get(cs, "addr"));
     char raw[TON_ADDR_RAW_MAX];
     char f[6][TON_ADDR_FRIENDLY_LEN + 1];
@@ -209,18 +194,16 @@ static json_t *case_addr(json_t *cs)
     ton_addr_to_friendly(&a, true, true, true, f[2]);
     ton_addr_to_friendly(&a, false, true, true, f[3]);
     ton_addr_to_friendly(&a, true, false, false, f[4]);
-    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "raw", raw, "bounceable", f[0],
-                     "non_bounceable", f[1], "test_bounceable", f[2], "test_non_bounceable",
-                     f[3], "std_bounceable", f[4]);
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "raw", raw, "bounceable", f[0], "non_bounceable",
+                     f[1], "test_bounceable", f[2], "test_non_bounceable", f[3], "std_bounceable",
+                     f[4]);
 }
 
-static ton_cell *opt_tree(json_t *t)
-{
+static ton_cell *opt_tree(json_t *t) {
     return json_is_object(t) ? tree_to_cell(t) : NULL;
 }
 
-static json_t *case_internal(json_t *cs)
-{
+static json_t *case_internal(json_t *cs) {
     ton_int_msg m = {0};
     m.dest = addr_of(json_object_get(cs, "dest"));
     m.value = strtoull(json_string_value(json_object_get(cs, "value")), NULL, 10);
@@ -248,8 +231,7 @@ static json_t *case_internal(json_t *cs)
 
 /* A signature-first body (signature:512 then the payload bits and refs), as wallet v4 and the
  * COCOON wallet sign: the signature covers the payload cell's representation hash. */
-static json_t *case_external(json_t *cs)
-{
+static json_t *case_external(json_t *cs) {
     uint8_t seed[32];
     from_hex(json_string_value(json_object_get(cs, "seed")), seed, sizeof(seed));
     ed25519_key k;
@@ -291,8 +273,60 @@ static json_t *case_external(json_t *cs)
     return r;
 }
 
-int main(void)
-{
+static json_t *case_wallet(json_t *cs) {
+    uint8_t seed[32];
+    from_hex(json_string_value(json_object_get(cs, "seed")), seed, sizeof(seed));
+    ed25519_key k;
+    check(ed25519_from_seed(&k, seed), "key");
+    const char *type = json_string_value(json_object_get(cs, "type"));
+    ton_wallet w;
+    ton_cell *code = opt_tree(json_object_get(cs, "code"));
+    if (strcmp(type, "v5r1") == 0) {
+        check(ton_wallet_init_v5r1(&w, &k, 0, ton_wallet_v5r1_id(TON_GLOBAL_ID_MAINNET, 0, 0)),
+              "v5r1");
+    } else if (strcmp(type, "v4r2") == 0) {
+        check(ton_wallet_init_v4r2(&w, &k, code, 0, TON_WALLET_V4_DEFAULT_ID), "v4r2");
+    } else {
+        ton_addr owner = addr_of(json_object_get(cs, "owner"));
+        check(ton_wallet_init_cocoon(&w, &k, code, 0, &owner), "cocoon");
+    }
+    json_t *msgs = json_object_get(cs, "messages");
+    size_t n = json_array_size(msgs);
+    ton_wallet_action acts[8];
+    size_t i;
+    json_t *m;
+    json_array_foreach(msgs, i, m) {
+        ton_int_msg im = {0};
+        im.dest = addr_of(json_object_get(m, "dest"));
+        im.value = strtoull(json_string_value(json_object_get(m, "value")), NULL, 10);
+        im.bounce = json_is_true(json_object_get(m, "bounce"));
+        im.ihr_disabled = true;
+        im.body = opt_tree(json_object_get(m, "body"));
+        check(ton_msg_internal(&im, &acts[i].msg), "internal");
+        acts[i].mode = (uint8_t)json_integer_value(json_object_get(cs, "mode"));
+        ton_cell_unref(im.body);
+    }
+    uint32_t seqno = (uint32_t)json_integer_value(json_object_get(cs, "seqno"));
+    ton_cell *msg;
+    check(ton_wallet_external(&w, seqno,
+                              (uint32_t)json_integer_value(json_object_get(cs, "valid_until")),
+                              acts, n, seqno == 0, &msg),
+          "wallet external");
+    char raw[TON_ADDR_RAW_MAX];
+    ton_addr_to_raw(&w.addr, raw);
+    json_t *r = json_pack("{s:o,s:o,s:s}", "boc", boc_json(msg, false, true), "hash",
+                          hex_json(ton_cell_repr_hash(msg), 32), "address", raw);
+    for (i = 0; i < n; i++) {
+        ton_cell_unref(acts[i].msg);
+    }
+    ton_cell_unref(msg);
+    ton_cell_unref(code);
+    ton_wallet_free(&w);
+    ed25519_wipe(&k);
+    return r;
+}
+
+int main(void) {
     json_error_t je;
     json_t *in = json_loadf(stdin, 0, &je);
     if (!in) {
@@ -302,8 +336,7 @@ int main(void)
     json_t *results = json_array();
     size_t i;
     json_t *cs;
-    json_array_foreach(json_object_get(in, "cases"), i, cs)
-    {
+    json_array_foreach(json_object_get(in, "cases"), i, cs) {
         const char *kind = json_string_value(json_object_get(cs, "kind"));
         json_t *r;
         if (strcmp(kind, "tree") == 0) {
@@ -318,6 +351,8 @@ int main(void)
             r = case_internal(cs);
         } else if (strcmp(kind, "external") == 0) {
             r = case_external(cs);
+        } else if (strcmp(kind, "wallet") == 0) {
+            r = case_wallet(cs);
         } else {
             fprintf(stderr, "ton_crosscheck: unknown case kind %s\n", kind);
             return 1;

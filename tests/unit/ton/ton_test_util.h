@@ -9,8 +9,7 @@
 
 #include "base/codec.h"
 
-static json_t *tu_vectors(void)
-{
+static inline json_t *tu_vectors(void) {
     static json_t *v;
     if (!v) {
         const char *dir = getenv("COCOON_TESTDATA");
@@ -27,8 +26,7 @@ static json_t *tu_vectors(void)
 }
 
 /* vectors[a][b] as a string */
-static const char *tu_vec(const char *a, const char *b)
-{
+static inline const char *tu_vec(const char *a, const char *b) {
     const char *s = json_string_value(json_object_get(json_object_get(tu_vectors(), a), b));
     if (!s) {
         fprintf(stderr, "missing vector %s.%s\n", a, b);
@@ -38,8 +36,7 @@ static const char *tu_vec(const char *a, const char *b)
 }
 
 /* Hex (spaces ignored) to bytes; returns a malloc'd buffer. */
-static uint8_t *tu_hex(const char *hex, size_t *n)
-{
+static inline uint8_t *tu_hex(const char *hex, size_t *n) {
     size_t len = strlen(hex);
     char *clean = malloc(len + 1);
     size_t k = 0;
@@ -56,8 +53,7 @@ static uint8_t *tu_hex(const char *hex, size_t *n)
     return out;
 }
 
-static void tu_to_hex(const uint8_t *p, size_t n, char *out)
-{
+static inline void tu_to_hex(const uint8_t *p, size_t n, char *out) {
     hex_encode(p, n, out);
 }
 
