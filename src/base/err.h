@@ -92,6 +92,8 @@ typedef enum {
     X(TIMEOUT, IO, "timed out")                                                                    \
     X(TLS, IO, "TLS handshake or record error")                                                    \
     X(TLS_VERSION, IO, "peer did not negotiate TLS 1.3")                                           \
+    X(CHAIN_API, IO, "TON HTTP API request failed")                                                \
+    X(CHAIN_REJECTED, IO, "the chain refused the message")                                         \
     /* store */                                                                                    \
     X(STORE, STORE, "durable storage error")                                                       \
     /* config */                                                                                   \

@@ -1,0 +1,249 @@
+/* The C TON client against a real localton (node localton/server.mjs, started here on
+ * 127.0.0.1 with a random port; it exits when this process's pipe closes): fund a v5r1 wallet
+ * from the faucet, deploy it with a transfer, confirm by watching transactions, read
+ * get-methods, list transactions, estimate a fee; then kill -9 localton, restart it on the same
+ * state and see identical balances, seqnos and transaction lt/hashes.
+ * Skipped when node or localton's node_modules are missing. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ton/api.h"
+#include "ton/msg.h"
+
+typedef struct {
+    pid_t pid;
+    int stdin_fd;
+    char url[128];
+} localton;
+
+static char g_root[1024];
+static char g_state[256];
+
+static int start_localton(localton *lt) {
+    int out[2];
+    int in[2];
+    if (pipe(out) != 0 || pipe(in) != 0) {
+        return -1;
+    }
+    char server[1200];
+    snprintf(server, sizeof(server), "%s/localton/server.mjs", g_root);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(out[1], 1);
+        dup2(in[0], 0);
+        close(out[0]);
+        close(in[1]);
+        execlp("node", "node", server, "--port", "0", "--state", g_state, "--exit-with-parent",
+               (char *)NULL);
+        _exit(127);
+    }
+    close(out[1]);
+    close(in[0]);
+    lt->pid = pid;
+    lt->stdin_fd = in[1];
+    FILE *f = fdopen(out[0], "r");
+    char line[256];
+    int ok = -1;
+    while (f && fgets(line, sizeof(line), f)) {
+        char *p = strstr(line, "http://127.0.0.1:");
+        if (p) {
+            p[strcspn(p, "\r\n")] = 0;
+            snprintf(lt->url, sizeof(lt->url), "%s/api/v2", p);
+            ok = 0;
+            break;
+        }
+    }
+    /* keep reading end open via the FILE (leaked until exit; the child may still print) */
+    return ok;
+}
+
+static void kill9(localton *lt) {
+    kill(lt->pid, SIGKILL);
+    waitpid(lt->pid, NULL, 0);
+    close(lt->stdin_fd);
+}
+
+static int setup(void **state) {
+    (void)state;
+    const char *td = getenv("COCOON_TESTDATA");
+    snprintf(g_root, sizeof(g_root), "%s/../..", td ? td : "tests/data");
+    char nm[1200];
+    snprintf(nm, sizeof(nm), "%s/localton/node_modules/@ton/sandbox", g_root);
+    struct stat st;
+    if (system("node --version > /dev/null 2>&1") != 0 || stat(nm, &st) != 0) {
+        return 0; /* the test skips */
+    }
+    snprintf(g_state, sizeof(g_state), "/tmp/cocoon-localton-test-XXXXXX");
+    if (!mkdtemp(g_state)) {
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    if (g_state[0]) {
+        char cmd[512];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_state);
+        if (system(cmd) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+typedef struct {
+    uint64_t balance;
+    ton_tx_id last;
+    size_t ntx;
+    ton_tx_id txs[8];
+} account_view;
+
+static void view(ton_api *api, const ton_addr *a, account_view *v) {
+    memset(v, 0, sizeof(*v));
+    ton_account acc;
+    assert_int_equal(ton_api_get_account(api, a, &acc), ERR_OK);
+    v->balance = acc.balance;
+    v->last = acc.last_tx;
+    ton_account_clear(&acc);
+    ton_tx txs[8];
+    assert_int_equal(ton_api_get_transactions(api, a, NULL, 0, 8, txs, &v->ntx), ERR_OK);
+    for (size_t i = 0; i < v->ntx; i++) {
+        v->txs[i] = txs[i].id;
+        ton_tx_clear(&txs[i]);
+    }
+}
+
+static void test_wallet_against_localton(void **state) {
+    (void)state;
+    if (!g_state[0]) {
+        skip();
+    }
+    localton lt;
+    assert_int_equal(start_localton(&lt), 0);
+    ton_api_config cfg = {.base_url = lt.url, .timeout_ms = 10000, .max_retries = 2};
+    ton_api *api;
+    assert_int_equal(ton_api_new(&cfg, &api), ERR_OK);
+
+    uint8_t seed[32];
+    memset(seed, 0x21, sizeof(seed));
+    ed25519_key k;
+    assert_int_equal(ed25519_from_seed(&k, seed), ERR_OK);
+    ton_wallet w;
+    assert_int_equal(
+        ton_wallet_init_v5r1(&w, &k, 0, ton_wallet_v5r1_id(TON_GLOBAL_ID_MAINNET, 0, 0)), ERR_OK);
+
+    uint32_t seqno;
+    bool deployed;
+    assert_int_equal(ton_api_wallet_seqno(api, &w, &seqno, &deployed), ERR_OK);
+    assert_false(deployed);
+    assert_int_equal(seqno, 0);
+
+    assert_int_equal(ton_api_local_faucet(api, &w.addr, 5000000000ull), ERR_OK);
+    ton_account acc;
+    assert_int_equal(ton_api_get_account(api, &w.addr, &acc), ERR_OK);
+    assert_int_equal(acc.balance, 5000000000ull);
+    assert_int_equal(acc.state, TON_ACCOUNT_UNINIT);
+    ton_account_clear(&acc);
+
+    /* deploy + transfer 1 TON in one external */
+    ton_addr dest = {0, {0}};
+    memset(dest.hash, 0x33, 32);
+    ton_int_msg im = {.dest = dest, .value = 1000000000ull, .bounce = false, .ihr_disabled = true};
+    ton_wallet_action act = {NULL, TON_SEND_PAY_FEES_SEPARATELY};
+    assert_int_equal(ton_msg_internal(&im, &act.msg), ERR_OK);
+    ton_sent sent;
+    assert_int_equal(ton_api_wallet_send(api, &w, &act, 1, (uint32_t)time(NULL), 600, &sent),
+                     ERR_OK);
+    assert_int_equal(sent.seqno, 0);
+    bool found;
+    ton_tx_id txid;
+    assert_int_equal(ton_api_find_sent(api, &w, &sent, &found, &txid), ERR_OK);
+    assert_true(found);
+    assert_true(txid.lt > sent.after_lt);
+
+    /* the same signed body again is refused by the wallet (seqno already used) */
+    assert_int_equal(ton_api_wallet_seqno(api, &w, &seqno, &deployed), ERR_OK);
+    assert_true(deployed);
+    assert_int_equal(seqno, 1);
+    ton_cell *replay;
+    assert_int_equal(ton_wallet_external(&w, 0, sent.valid_until, &act, 1, false, &replay), ERR_OK);
+    uint8_t h[32], hn[32];
+    assert_int_equal(ton_api_send(api, replay, h, hn), ERR_CHAIN_REJECTED);
+    ton_cell_unref(replay);
+
+    /* get-method with a result we can check: the wallet's public key */
+    ton_stack st;
+    assert_int_equal(ton_api_run_get_method(api, &w.addr, "get_public_key", NULL, 0, &st), ERR_OK);
+    assert_int_equal(st.exit_code, 0);
+    assert_int_equal(st.n, 1);
+    assert_int_equal(st.items[0].type, TON_STACK_NUM);
+    assert_memory_equal(st.items[0].num + 1, k.pub, 32);
+    ton_stack_clear(&st);
+    assert_int_equal(ton_api_run_get_method(api, &w.addr, "no_such_method", NULL, 0, &st), ERR_OK);
+    assert_int_not_equal(st.exit_code, 0);
+    ton_stack_clear(&st);
+
+    /* a second transfer and its confirmation */
+    assert_int_equal(ton_api_wallet_send(api, &w, &act, 1, (uint32_t)time(NULL), 600, &sent),
+                     ERR_OK);
+    assert_int_equal(sent.seqno, 1);
+    assert_int_equal(ton_api_find_sent(api, &w, &sent, &found, &txid), ERR_OK);
+    assert_true(found);
+
+    ton_fees fees;
+    ton_cell *body;
+    assert_int_equal(ton_wallet_body(&w, 2, (uint32_t)time(NULL) + 600, &act, 1, &body), ERR_OK);
+    assert_int_equal(ton_api_estimate_fee(api, &w.addr, body, NULL, NULL, &fees), ERR_OK);
+    assert_true(fees.gas_fee > 0);
+    ton_cell_unref(body);
+
+    account_view before_w, before_d;
+    view(api, &w.addr, &before_w);
+    view(api, &dest, &before_d);
+    assert_int_equal(before_w.ntx, 3); /* faucet, deploy+transfer, transfer */
+    assert_true(before_d.balance > 1900000000ull);
+
+    uint64_t now;
+    assert_int_equal(ton_api_local_advance_time(api, 86400, &now), ERR_OK);
+    assert_true(now >= (uint64_t)time(NULL) + 86400 - 5);
+
+    /* kill -9 and restart on the same state */
+    kill9(&lt);
+    ton_api_free(api);
+    assert_int_equal(start_localton(&lt), 0);
+    cfg.base_url = lt.url;
+    assert_int_equal(ton_api_new(&cfg, &api), ERR_OK);
+    account_view after_w, after_d;
+    view(api, &w.addr, &after_w);
+    view(api, &dest, &after_d);
+    assert_memory_equal(&after_w, &before_w, sizeof(after_w));
+    assert_memory_equal(&after_d, &before_d, sizeof(after_d));
+    assert_int_equal(ton_api_wallet_seqno(api, &w, &seqno, &deployed), ERR_OK);
+    assert_int_equal(seqno, 2);
+
+    ton_cell_unref(act.msg);
+    ton_wallet_free(&w);
+    ed25519_wipe(&k);
+    ton_api_free(api);
+    kill9(&lt);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_wallet_against_localton),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
