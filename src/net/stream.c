@@ -215,12 +215,19 @@ static err_t tls_error(net_stream *s, short what)
     unsigned long code;
     unsigned long last = 0;
     while ((code = bufferevent_get_openssl_error(s->bev)) != 0) {
-        last = code;
+        if (ERR_GET_LIB(code) != 0) {
+            last = code; /* libevent also queues bare SSL_get_error() values: skip those */
+        }
     }
     if (last) {
         char msg[160];
         ERR_error_string_n(last, msg, sizeof(msg));
         int reason = ERR_GET_REASON(last);
+        if (reason == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+            /* Closed without close_notify. Frames carry their own lengths, so a truncated
+             * message is still detected above us; the connection simply ended. */
+            return err_fail(ERR_EOF, "%s closed the connection", s->peer);
+        }
         if (reason == SSL_R_UNSUPPORTED_PROTOCOL || reason == SSL_R_TLSV1_ALERT_PROTOCOL_VERSION ||
             reason == SSL_R_WRONG_VERSION_NUMBER) {
             return err_fail(ERR_TLS_VERSION, "%s: %s", s->peer, msg);

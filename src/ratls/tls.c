@@ -158,8 +158,11 @@ err_t ratls_ctx_new(ratls_role role, const ratls_identity *id, const ratls_polic
         ratls_ctx_free(c);
         return err_fail(ERR_TLS, "TLS context setup failed");
     }
+    /* IGNORE_UNEXPECTED_EOF: a peer that closes without close_notify has simply closed; our
+     * frames carry their own lengths, so truncation of a message is still detected. */
     SSL_CTX_set_options(c->ssl, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION |
-                                    SSL_OP_CIPHER_SERVER_PREFERENCE);
+                                    SSL_OP_CIPHER_SERVER_PREFERENCE |
+                                    SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_CTX_set_session_cache_mode(c->ssl, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_verify(c->ssl,
                        SSL_VERIFY_PEER | (role == RATLS_SERVER ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
