@@ -8,7 +8,8 @@
 #define CLI_COMMANDS(X)                                                                            \
     X(attest, cmd_attest, "generate, show and verify RA-TLS certificates and quotes")             \
     X(run, cmd_run, "generate text with the built-in engine from a GGUF model")                   \
-    X(model, cmd_model, "GGUF model files: quantize to q8_0/q4_0, show metadata")
+    X(model, cmd_model, "GGUF model files: quantize to q8_0/q4_0, show metadata")            \
+    X(ton, cmd_ton, "TON addresses, BOCs and accounts (HTTP API v2, localton faucet)")
 
 #define CLI_DECL_(name, fn, help) int fn(int argc, char **argv);
 CLI_COMMANDS(CLI_DECL_)
