@@ -9,6 +9,7 @@
  *   engine_probe eval FILE.gguf      stdin {"tokens":[...],"n_greedy":N,"threads":T,
  *                                    "portable":bool,"top":K} -> {"top":[[id,logit]...],
  *                                    "greedy":[...]}  (greedy stops before an EOG token)
+ *   engine_probe quantize IN.gguf OUT.gguf q8_0|q4_0   (the code of `cocoon model quantize`)
  * Only the tokenizer is loaded for tokenize and chat, so a vocabulary-only GGUF is enough. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include "engine/engine.h"
 #include "engine/gguf.h"
 #include "engine/model.h"
+#include "engine/quantize.h"
 #include "engine/sample.h"
 #include "engine/tok.h"
 
@@ -189,6 +191,12 @@ static int do_eval(const char *path, json_t *in, json_t *out)
 
 int main(int argc, char **argv)
 {
+    if (argc == 5 && strcmp(argv[1], "quantize") == 0) {
+        quantize_stats st;
+        err_t e = model_quantize(argv[2], argv[3],
+                                 strcmp(argv[4], "q4_0") == 0 ? GGML_T_Q4_0 : GGML_T_Q8_0, &st);
+        return e == ERR_OK ? 0 : fail("quantize", e);
+    }
     if (argc != 3) {
         fprintf(stderr, "usage: engine_probe tokenize|chat|eval FILE.gguf < request.json\n");
         return 2;
