@@ -24,12 +24,19 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 
 function findTool() {
     if (process.env.COCOON_TON_CROSSCHECK) return process.env.COCOON_TON_CROSSCHECK;
+    // the most recently built ton_crosscheck in any build directory of this checkout
     const root = path.resolve(here, '..', '..');
+    let best = null;
     for (const d of fs.readdirSync(root)) {
+        if (!d.startsWith('build')) continue;
         const p = path.join(root, d, 'tests', 'unit', 'ton', 'ton_crosscheck');
-        if (d.startsWith('build') && fs.existsSync(p)) return p;
+        if (fs.existsSync(p)) {
+            const t = fs.statSync(p).mtimeMs;
+            if (!best || t > best.t) best = { p, t };
+        }
     }
-    throw new Error('ton_crosscheck not found: build it or set COCOON_TON_CROSSCHECK');
+    if (!best) throw new Error('ton_crosscheck not found: build it or set COCOON_TON_CROSSCHECK');
+    return best.p;
 }
 
 // Deterministic PRNG (mulberry32) so a failure reproduces.
