@@ -3,31 +3,14 @@
 // directory and compare balances, seqnos and transaction lt/hashes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Address, internal, toNano } from '@ton/core';
 import { keyPairFromSeed } from '@ton/crypto';
 import { TonClient, WalletContractV5R1 } from '@ton/ton';
+import { startLocalton } from './helpers.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const serverPath = path.join(here, '..', 'server.mjs');
-
-export function startLocalton(stateDir, extra = []) {
-    return new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, [serverPath, '--port', '0', '--state', stateDir, '--exit-with-parent', ...extra],
-            { stdio: ['pipe', 'pipe', 'inherit'] });
-        let out = '';
-        child.stdout.on('data', (d) => {
-            out += d;
-            const m = out.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
-            if (m) resolve({ child, url: m[1] });
-        });
-        child.on('exit', (code) => reject(new Error(`localton exited ${code}`)));
-    });
-}
 
 async function post(url, body) {
     const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
