@@ -7,6 +7,7 @@
 /* X(name, function, one-line help) */
 #define CLI_COMMANDS(X)                                                                            \
     X(attest, cmd_attest, "generate, show and verify RA-TLS certificates and quotes")             \
+    X(channel, cmd_channel, "attested channel between two processes (listen / connect)")         \
     X(run, cmd_run, "generate text with the built-in engine from a GGUF model")                   \
     X(model, cmd_model, "GGUF model files: quantize to q8_0/q4_0, show metadata")            \
     X(ton, cmd_ton, "TON addresses, BOCs and accounts (HTTP API v2, localton faucet)")
