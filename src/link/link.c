@@ -38,11 +38,14 @@ struct link_server {
     link_handlers h;
     void *arg;
     size_t count;
+    link_conn *conns; /* accepted links still alive */
 };
 
 struct link_conn {
     net_loop *loop;
     link_server *server; /* NULL for dialed links */
+    link_conn *snext;    /* in server->conns */
+    link_conn *sprev;
     net_stream *s;
     link_config cfg;
     link_handlers h;
@@ -414,6 +417,14 @@ static void conn_destroy(link_conn *c, err_t why)
     }
     if (c->server) {
         c->server->count--;
+        if (c->sprev) {
+            c->sprev->snext = c->snext;
+        } else {
+            c->server->conns = c->snext;
+        }
+        if (c->snext) {
+            c->snext->sprev = c->sprev;
+        }
     }
     net_timer_free(c->work);
     net_timer_free(c->tick);
@@ -437,6 +448,11 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
     }
     c->server = srv;
     srv->count++;
+    c->snext = srv->conns;
+    if (srv->conns) {
+        srv->conns->sprev = c;
+    }
+    srv->conns = c;
     c->s = net_stream_new(srv->loop, fd, false, &STREAM_CBS, c);
     if (!c->s) {
         conn_destroy(c, ERR_NOMEM);
@@ -500,6 +516,10 @@ void link_server_free(link_server *s)
 {
     if (!s) {
         return;
+    }
+    /* The server's links end with it (on_close(ERR_OK) for each). */
+    while (s->conns) {
+        conn_destroy(s->conns, ERR_OK);
     }
     evconnlistener_free(s->lev);
     free(s);

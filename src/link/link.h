@@ -56,6 +56,7 @@ void link_config_init(link_config *cfg, ratls_ctx *tls);
 MUST_CHECK err_t link_listen(net_loop *l, const char *host, uint16_t port, const link_config *cfg,
                              const link_handlers *h, void *arg, link_server **out);
 uint16_t link_server_port(const link_server *s);
+/* Stops listening and closes every link accepted by this server (on_close(ERR_OK) each). */
 void link_server_free(link_server *s);
 /* Connections currently open on this server (any phase). */
 size_t link_server_count(const link_server *s);

@@ -16,6 +16,7 @@
 #include "base/cur.h"
 #include "fixture.h"
 #include "link/link.h"
+#include "link/rotor.h"
 #include "proto/pow.h"
 #include "ratls/tls.h"
 
@@ -414,6 +415,112 @@ static void test_oversize_frame(void **state)
     assert_int_equal(run_evil(EVIL_OVERSIZE, 0, 10000, 0), ERR_FRAME_TOO_LARGE);
 }
 
+/* ---- certificate rotation with a live link ---- */
+
+typedef struct {
+    world *w;
+    cert_rotor *rotor;
+    link_conn *a;
+    link_conn *b;
+    uint8_t key_a[32];
+    uint8_t key_b[32];
+    int a_answers;
+    int phase;
+    net_timer *step;
+} rot_ctx;
+
+static void rot_answer(err_t e, int32_t code, const uint8_t *data, size_t n, void *arg)
+{
+    (void)code;
+    (void)data;
+    (void)n;
+    rot_ctx *r = arg;
+    assert_int_equal(e, ERR_OK);
+    r->a_answers++;
+    if (r->phase == 2) {
+        net_loop_stop(r->w->loop); /* the old link answered after the rotation */
+    }
+}
+
+static void rot_ready(link_conn *c, const ratls_peer *peer, void *arg)
+{
+    rot_ctx *r = arg;
+    if (c == r->a) {
+        memcpy(r->key_a, peer->pubkey, 32);
+        net_timer_arm(r->step, 2500); /* the rotor rotates at 3/4 of 3 s */
+    } else {
+        memcpy(r->key_b, peer->pubkey, 32);
+        r->phase = 2;
+        assert_int_equal(link_query(r->a, (const uint8_t *)"ping", 4, 3000, rot_answer, r), ERR_OK);
+    }
+}
+
+static void rot_close(link_conn *c, err_t why, void *arg)
+{
+    (void)c;
+    (void)why;
+    (void)arg;
+}
+
+static const link_handlers ROT_H = {rot_ready, NULL, NULL, rot_close};
+
+static void rot_step(void *arg)
+{
+    rot_ctx *r = arg;
+    assert_int_equal(cert_rotor_count(r->rotor), 1);
+    link_config cfg;
+    link_config_init(&cfg, r->w->cctx);
+    assert_int_equal(link_dial(r->w->loop, "127.0.0.1", link_server_port(r->w->srv), &cfg, &ROT_H,
+                               r, &r->b),
+                     ERR_OK);
+}
+
+static void test_rotation_keeps_live_links(void **state)
+{
+    (void)state;
+    world w;
+    world_open(&w, 0, 10000);
+    /* Replace the server's identity source with a rotor over a fake provider (3 s lifetime). */
+    attest_provider_config pc;
+    memset(&pc, 0, sizeof(pc));
+    pc.kind = ATTEST_PROVIDER_FAKE;
+    char ca_dir[96];
+    snprintf(ca_dir, sizeof(ca_dir), "%s/ca", F.dir);
+    pc.fake_ca_dir = ca_dir;
+    attest_provider *prov;
+    assert_int_equal(attest_provider_open(&pc, &prov), ERR_OK);
+    rot_ctx r;
+    memset(&r, 0, sizeof(r));
+    r.w = &w;
+    assert_int_equal(cert_rotor_new(w.loop, prov, 3, NULL, 0, &r.rotor), ERR_OK);
+    assert_int_equal(ratls_ctx_set_identity(w.sctx, cert_rotor_identity(r.rotor)), ERR_OK);
+    assert_int_equal(cert_rotor_attach(r.rotor, w.sctx), ERR_OK);
+    uint8_t first[32];
+    memcpy(first, cert_rotor_identity(r.rotor)->key.pub, 32);
+    r.step = net_timer_new(w.loop, rot_step, &r);
+    link_config cfg;
+    link_config_init(&cfg, w.cctx);
+    assert_int_equal(link_dial(w.loop, "127.0.0.1", link_server_port(w.srv), &cfg, &ROT_H, &r, &r.a),
+                     ERR_OK);
+    assert_int_equal(net_loop_run(w.loop), ERR_OK);
+    assert_memory_equal(r.key_a, first, 32);
+    assert_memory_not_equal(r.key_b, first, 32); /* new links see the new certificate */
+    assert_memory_equal(r.key_b, cert_rotor_identity(r.rotor)->key.pub, 32);
+    assert_int_equal(r.a_answers, 1);            /* and the old link still works */
+    link_close(r.a);
+    link_close(r.b);
+    net_timer_free(r.step);
+    r.step = NULL;
+    /* let the links close */
+    net_timer *stop = net_timer_new(w.loop, (net_cb)net_loop_stop, w.loop);
+    net_timer_arm(stop, 200);
+    assert_int_equal(net_loop_run(w.loop), ERR_OK);
+    net_timer_free(stop);
+    cert_rotor_free(r.rotor);
+    attest_provider_free(prov);
+    world_close(&w);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -438,6 +545,7 @@ int main(void)
         cmocka_unit_test(test_silent_peer_times_out),
         cmocka_unit_test(test_skipped_frame_seqno),
         cmocka_unit_test(test_oversize_frame),
+        cmocka_unit_test(test_rotation_keeps_live_links),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
