@@ -233,7 +233,8 @@ export function makeMethods(chain) {
         try {
             await chain.sendExternal(cell);
         } catch (e) {
-            throw new ApiError(500, `LITE_SERVER_UNKNOWN: cannot apply external message to current state : ${e.message ?? e}`);
+            const code = typeof e?.exitCode === 'number' ? ` (exit code ${e.exitCode})` : '';
+            throw new ApiError(500, `LITE_SERVER_UNKNOWN: cannot apply external message to current state : ${e.message ?? e}${code}`);
         }
         return { cell, msg };
     };

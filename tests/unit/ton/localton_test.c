@@ -19,7 +19,10 @@
 
 #include <cmocka.h>
 
+#include <jansson.h>
+
 #include "ton/api.h"
+#include "ton/boc.h"
 #include "ton/msg.h"
 
 typedef struct {
@@ -241,9 +244,92 @@ static void test_wallet_against_localton(void **state) {
     kill9(&lt);
 }
 
+/* The COCOON wallet layout (contracts.md §A.6) against the real contract compiled by
+ * contracts/ (contracts/build/wallet.json; skipped when it has not been built): deploy with the
+ * first external, send, seqno and public-key get-methods, an expired body refused. */
+static void test_cocoon_wallet_against_localton(void **state) {
+    (void)state;
+    char path[1300];
+    snprintf(path, sizeof(path), "%s/contracts/build/wallet.json", g_root);
+    json_error_t je;
+    json_t *j = json_load_file(path, 0, &je);
+    if (!g_state[0] || !j) {
+        json_decref(j);
+        skip();
+    }
+    const char *b64 = json_string_value(json_object_get(j, "codeBoc64"));
+    assert_non_null(b64);
+    ton_cell *code;
+    assert_int_equal(ton_boc_parse_text(b64, strlen(b64), NULL, &code), ERR_OK);
+    json_decref(j);
+
+    localton lt;
+    assert_int_equal(start_localton(&lt), 0);
+    ton_api_config cfg = {.base_url = lt.url, .timeout_ms = 10000};
+    ton_api *api;
+    assert_int_equal(ton_api_new(&cfg, &api), ERR_OK);
+    uint8_t seed[32];
+    memset(seed, 0x44, sizeof(seed));
+    ed25519_key k;
+    assert_int_equal(ed25519_from_seed(&k, seed), ERR_OK);
+    ton_addr owner = {0, {0}};
+    memset(owner.hash, 0x0e, 32);
+    ton_wallet w;
+    assert_int_equal(ton_wallet_init_cocoon(&w, &k, code, 0, &owner), ERR_OK);
+    /* the wallet refuses to send below 2 TON (error 1035): fund it well above */
+    assert_int_equal(ton_api_local_faucet(api, &w.addr, 5000000000ull), ERR_OK);
+    ton_addr dest = {0, {0}};
+    memset(dest.hash, 0x66, 32);
+    ton_int_msg im = {.dest = dest, .value = 700000000ull, .bounce = false, .ihr_disabled = true};
+    ton_wallet_action act = {NULL, 0};
+    assert_int_equal(ton_msg_internal(&im, &act.msg), ERR_OK);
+    ton_sent sent;
+    /* chain time (this state's clock was moved forward by the previous test) */
+    ton_account acc;
+    assert_int_equal(ton_api_get_account(api, &w.addr, &acc), ERR_OK);
+    uint32_t now = acc.sync_utime;
+    assert_true(now >= (uint32_t)time(NULL) + 86400 - 5);
+    ton_account_clear(&acc);
+    err_t e = ton_api_wallet_send(api, &w, &act, 1, now, 3600, &sent);
+    if (e != ERR_OK) {
+        fail_msg("send: %s (%s)", err_describe(e), ton_api_last_error(api));
+    }
+    bool found;
+    ton_tx_id txid;
+    assert_int_equal(ton_api_find_sent(api, &w, &sent, &found, &txid), ERR_OK);
+    assert_true(found);
+    uint32_t seqno;
+    bool deployed;
+    assert_int_equal(ton_api_wallet_seqno(api, &w, &seqno, &deployed), ERR_OK);
+    assert_true(deployed);
+    assert_int_equal(seqno, 1);
+    assert_int_equal(ton_api_get_account(api, &dest, &acc), ERR_OK);
+    assert_true(acc.balance > 690000000ull && acc.balance <= 700000000ull);
+    ton_account_clear(&acc);
+    ton_stack st;
+    assert_int_equal(ton_api_run_get_method(api, &w.addr, "get_public_key", NULL, 0, &st), ERR_OK);
+    assert_int_equal(st.exit_code, 0);
+    assert_memory_equal(st.items[0].num + 1, k.pub, 32);
+    ton_stack_clear(&st);
+    /* an expired body is refused (valid_until <= now: error 1030) */
+    ton_cell *old;
+    assert_int_equal(ton_wallet_external(&w, 1, now - 10, &act, 1, false, &old), ERR_OK);
+    uint8_t h[32], hn[32];
+    assert_int_equal(ton_api_send(api, old, h, hn), ERR_CHAIN_REJECTED);
+    ton_cell_unref(old);
+
+    ton_cell_unref(act.msg);
+    ton_cell_unref(code);
+    ton_wallet_free(&w);
+    ed25519_wipe(&k);
+    ton_api_free(api);
+    kill9(&lt);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wallet_against_localton),
+        cmocka_unit_test(test_cocoon_wallet_against_localton),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
