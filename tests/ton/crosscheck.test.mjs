@@ -19,6 +19,7 @@ import {
 } from '@ton/core';
 import { keyPairFromSeed, sign } from '@ton/crypto';
 import { walletCases } from './wallets.mjs';
+import { cocoonCases } from './cocoon_cases.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -206,6 +207,7 @@ function makeCases() {
         }, { boc: hex(msg.toBoc()), hash: hex(msg.hash()), hash_norm: hex(norm.hash()) });
     }
     for (const [c, e] of walletCases({ ri, rbytes, describe, hex })) add(c, e);
+    for (const [c, e] of cocoonCases({ ri, rbytes, hex })) add(c, e);
     return { cases, expect };
 }
 

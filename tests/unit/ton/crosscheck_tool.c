@@ -15,6 +15,7 @@
 #include "crypto/ed25519.h"
 #include "ton/addr.h"
 #include "ton/boc.h"
+#include "ton/cocoon.h"
 #include "ton/cell.h"
 #include "ton/dict.h"
 #include "ton/msg.h"
@@ -326,6 +327,62 @@ static json_t *case_wallet(json_t *cs) {
     return r;
 }
 
+static json_t *code_hash_json(const ton_cell *c) {
+    return c ? hex_json(ton_cell_repr_hash(c), 32) : json_null();
+}
+
+static json_t *case_cocoon_root(json_t *cs) {
+    ton_cell *data = boc_from_hex(json_string_value(json_object_get(cs, "boc")));
+    cocoon_root r;
+    check(cocoon_root_parse(data, &r), "cocoon root");
+    char owner[TON_ADDR_RAW_MAX];
+    ton_addr_to_raw(&r.owner, owner);
+    json_t *proxies = json_array();
+    for (size_t i = 0; i < r.nproxies; i++) {
+        json_array_append_new(proxies,
+                              json_pack("[i,s]", (int)r.proxies[i].seqno, r.proxies[i].text));
+    }
+    json_t *has = json_array();
+    size_t i;
+    json_t *q;
+    json_array_foreach(json_object_get(cs, "queries"), i, q) {
+        uint8_t h[32];
+        from_hex(json_string_value(q), h, sizeof(h));
+        bool a, b, c;
+        check(cocoon_hash_set_has(r.proxy_hashes, h, &a), "has");
+        check(cocoon_hash_set_has(r.worker_hashes, h, &b), "has");
+        check(cocoon_hash_set_has(r.model_hashes, h, &c), "has");
+        json_array_append_new(has, json_boolean(a || b || c));
+    }
+    ton_cell *rebuilt;
+    check(cocoon_params_build(&r.params, &rebuilt), "params build");
+    const cocoon_params *p = &r.params;
+    char num[4][24];
+    snprintf(num[0], 24, "%llu", (unsigned long long)p->price_per_token);
+    snprintf(num[1], 24, "%llu", (unsigned long long)p->worker_fee_per_token);
+    snprintf(num[2], 24, "%llu", (unsigned long long)p->min_proxy_stake);
+    snprintf(num[3], 24, "%llu", (unsigned long long)p->min_client_stake);
+    json_t *params = json_pack(
+        "{s:I,s:I,s:b,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:s}", "params_version",
+        (json_int_t)p->params_version, "unique_id", (json_int_t)p->unique_id, "is_test", p->is_test,
+        "price_per_token", num[0], "worker_fee_per_token", num[1], "prompt_mult",
+        (json_int_t)p->prompt_mult, "cached_mult", (json_int_t)p->cached_mult, "completion_mult",
+        (json_int_t)p->completion_mult, "reasoning_mult", (json_int_t)p->reasoning_mult,
+        "proxy_delay_before_close", (json_int_t)p->proxy_delay_before_close,
+        "client_delay_before_close", (json_int_t)p->client_delay_before_close, "min_proxy_stake",
+        num[2], "min_client_stake", num[3]);
+    json_t *codes = json_pack("[o,o,o]", code_hash_json(p->proxy_code),
+                              code_hash_json(p->worker_code), code_hash_json(p->client_code));
+    json_t *res = json_pack("{s:o,s:s,s:I,s:I,s:o,s:o,s:o,s:o}", "params", params, "owner", owner,
+                            "version", (json_int_t)r.version, "last_proxy_seqno",
+                            (json_int_t)r.last_proxy_seqno, "proxies", proxies, "params_boc",
+                            boc_json(rebuilt, false, true), "codes", codes, "has", has);
+    ton_cell_unref(rebuilt);
+    cocoon_root_clear(&r);
+    ton_cell_unref(data);
+    return res;
+}
+
 int main(void) {
     json_error_t je;
     json_t *in = json_loadf(stdin, 0, &je);
@@ -351,6 +408,8 @@ int main(void) {
             r = case_internal(cs);
         } else if (strcmp(kind, "external") == 0) {
             r = case_external(cs);
+        } else if (strcmp(kind, "cocoon_root") == 0) {
+            r = case_cocoon_root(cs);
         } else if (strcmp(kind, "wallet") == 0) {
             r = case_wallet(cs);
         } else {
