@@ -192,8 +192,8 @@ static err_t tsm_attempt(attest_provider *p, const char *entry, const uint8_t re
     if (strcmp(prov, "tdx_guest") != 0) {
         return err_fail(ERR_PROVIDER, "configfs-tsm provider is \"%s\", not tdx_guest", prov);
     }
-    uint64_t g0;
-    uint64_t g1;
+    uint64_t g0 = 0;
+    uint64_t g1 = 0;
     TRY(read_generation(entry, &g0));
     char path[2048];
     snprintf(path, sizeof(path), "%s/inblob", entry);

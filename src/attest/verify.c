@@ -1,5 +1,7 @@
 #include "verify.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "crypto/ct.h"
@@ -48,8 +50,101 @@ static err_t check_header(const quote *q) {
     return ERR_OK;
 }
 
+/* Verified PCK chains, remembered.
+ *
+ * The chain is per platform: every quote a machine makes carries the same bytes, and checking
+ * it (two certificate parses, three signatures) costs several times the rest of the quote. Its
+ * verdict is a pure function of the chain bytes, the pinned roots and the time; with no CRLs in
+ * this check, it cannot change while `now` stays inside the chain's common validity window
+ * [latest notBefore, earliest notAfter). So a verified chain is remembered under
+ * SHA-256(chain ‖ roots) together with that window and the PCK key. Failures are never
+ * remembered. When CRLs join the check (collateral), they must join the key. */
+#define CHAIN_MEMO_SLOTS 64
+
+typedef struct {
+    int used;
+    uint8_t key[32];
+    int64_t not_before;
+    int64_t not_after;
+    uint8_t pck_pub[64];
+    size_t root_index;
+} chain_memo;
+
+static chain_memo memo[CHAIN_MEMO_SLOTS];
+static pthread_mutex_t memo_mu = PTHREAD_MUTEX_INITIALIZER;
+static atomic_bool memo_on = true;
+static atomic_uint_fast64_t memo_hits;
+
+void attest_chain_memo_enable(bool on) {
+    atomic_store(&memo_on, on);
+}
+
+uint64_t attest_chain_memo_hits(void) {
+    return atomic_load(&memo_hits);
+}
+
+static void memo_key(const quote *q, const uint8_t (*roots)[64], size_t nroots, uint8_t key[32]) {
+    hash_ctx *h = hash_new(HASH_SHA256);
+    uint8_t len[8];
+    for (int i = 0; i < 8; i++) {
+        len[i] = (uint8_t)((uint64_t)q->pck_chain.len >> (8 * i));
+    }
+    hash_update(h, len, sizeof(len));
+    hash_update(h, q->pck_chain.p, q->pck_chain.len);
+    hash_update(h, roots, nroots * 64);
+    hash_final_free(h, key);
+}
+
+static int memo_get(const uint8_t key[32], int64_t now, uint8_t pck_pub[64], size_t *root_index) {
+    int hit = 0;
+    pthread_mutex_lock(&memo_mu);
+    chain_memo *m = &memo[key[0] % CHAIN_MEMO_SLOTS];
+    if (m->used && memcmp(m->key, key, 32) == 0 && m->not_before <= now && now < m->not_after) {
+        memcpy(pck_pub, m->pck_pub, 64);
+        *root_index = m->root_index;
+        hit = 1;
+    }
+    pthread_mutex_unlock(&memo_mu);
+    if (hit) {
+        atomic_fetch_add(&memo_hits, 1);
+    }
+    return hit;
+}
+
+static void memo_put(const uint8_t key[32], const x509_chain *ch, const uint8_t pck_pub[64],
+                     size_t root_index) {
+    int64_t nb = INT64_MIN;
+    int64_t na = INT64_MAX;
+    for (size_t i = 0; i < x509_chain_count(ch); i++) {
+        int64_t b;
+        int64_t a;
+        if (x509_cert_validity(x509_chain_get(ch, i), &b, &a) != ERR_OK) {
+            return;
+        }
+        nb = b > nb ? b : nb;
+        na = a < na ? a : na;
+    }
+    pthread_mutex_lock(&memo_mu);
+    chain_memo *m = &memo[key[0] % CHAIN_MEMO_SLOTS];
+    m->used = 1;
+    memcpy(m->key, key, 32);
+    m->not_before = nb;
+    m->not_after = na;
+    memcpy(m->pck_pub, pck_pub, 64);
+    m->root_index = root_index;
+    pthread_mutex_unlock(&memo_mu);
+}
+
 static err_t check_chain(const quote *q, const uint8_t (*roots)[64], size_t nroots, int64_t now,
                          uint8_t pck_pub[64], size_t *root_index) {
+    uint8_t key[32];
+    bool use_memo = atomic_load(&memo_on);
+    if (use_memo) {
+        memo_key(q, roots, nroots, key);
+        if (memo_get(key, now, pck_pub, root_index)) {
+            return ERR_OK;
+        }
+    }
     x509_chain *ch = NULL;
     TRY(x509_chain_parse(q->pck_chain.p, q->pck_chain.len, &ch));
     err_t e = x509_chain_verify_pinned(ch, roots, nroots, now, root_index);
@@ -69,6 +164,10 @@ static err_t check_chain(const quote *q, const uint8_t (*roots)[64], size_t nroo
     }
     if ((e = x509_cert_p256_pub(leaf, pck_pub)) != ERR_OK) {
         e = err_fail(ERR_CHAIN_UNTRUSTED, "PCK key is not P-256");
+        goto out;
+    }
+    if (use_memo) {
+        memo_put(key, ch, pck_pub, *root_index);
     }
 out:
     x509_chain_free(ch);

@@ -9,6 +9,7 @@
 #ifndef COCOON_ATTEST_VERIFY_H
 #define COCOON_ATTEST_VERIFY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,5 +38,10 @@ void attest_root_key_id(const uint8_t root_pub[64], uint8_t out[ATTEST_ROOT_KEY_
  * On success writes the matched root's key id to root_key_id_out (may be NULL). */
 MUST_CHECK err_t quote_verify_signatures(const quote *q, const uint8_t (*roots)[64], size_t nroots,
                                          int64_t now, uint8_t root_key_id_out[48]);
+
+/* Verified PCK chains are remembered within their validity window (see verify.c); on by
+ * default. Turning it off makes every call verify the chain (benchmarks, tests). */
+void attest_chain_memo_enable(bool on);
+uint64_t attest_chain_memo_hits(void);
 
 #endif

@@ -5,6 +5,7 @@
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "ct.h"
@@ -42,7 +43,9 @@ static EVP_PKEY *pkey_from_raw(ecdsa_curve curve, const uint8_t *pub, const uint
     }
     /* fromdata does not always validate the point; do it explicitly. */
     EVP_PKEY_CTX *chk = EVP_PKEY_CTX_new(pk, NULL);
-    int ok = chk && EVP_PKEY_public_check(chk) == 1;
+    /* P-256 and P-384 have cofactor 1: a point on the curve is in the prime-order group, so the
+     * quick check (on-curve, not infinity) is complete and skips a scalar multiplication. */
+    int ok = chk && EVP_PKEY_public_check_quick(chk) == 1;
     EVP_PKEY_CTX_free(chk);
     if (!ok) {
         EVP_PKEY_free(pk);
@@ -56,11 +59,64 @@ out:
     return pk;
 }
 
+/* Public keys seen recently, already imported and checked. Importing a raw point through
+ * OpenSSL 3's provider interface costs about as much as the verification itself, and the keys a
+ * verifier meets repeat: a platform's PCK key and its QE's attestation key sign every quote of
+ * that machine. Entries are reference-counted EVP_PKEYs (safe to share between threads for
+ * verification). */
+#define KEY_CACHE_SLOTS 32
+
+typedef struct {
+    ecdsa_curve curve;
+    uint8_t pub[P384_PUB_LEN];
+    EVP_PKEY *pk;
+} key_slot;
+
+static key_slot key_cache[KEY_CACHE_SLOTS];
+static pthread_mutex_t key_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static size_t key_slot_of(ecdsa_curve curve, const uint8_t *pub)
+{
+    size_t h = (size_t)curve;
+    for (size_t i = 0; i < 8; i++) {
+        h = h * 131 + pub[i];
+    }
+    return h % KEY_CACHE_SLOTS;
+}
+
+static EVP_PKEY *pkey_lookup(ecdsa_curve curve, const uint8_t *pub)
+{
+    size_t len = 2 * coord_len(curve);
+    key_slot *s = &key_cache[key_slot_of(curve, pub)];
+    EVP_PKEY *pk = NULL;
+    pthread_mutex_lock(&key_mu);
+    if (s->pk && s->curve == curve && memcmp(s->pub, pub, len) == 0 && EVP_PKEY_up_ref(s->pk)) {
+        pk = s->pk;
+    }
+    pthread_mutex_unlock(&key_mu);
+    if (pk) {
+        return pk;
+    }
+    pk = pkey_from_raw(curve, pub, NULL);
+    if (!pk) {
+        return NULL;
+    }
+    pthread_mutex_lock(&key_mu);
+    if (EVP_PKEY_up_ref(pk)) {
+        EVP_PKEY_free(s->pk);
+        s->curve = curve;
+        memcpy(s->pub, pub, len);
+        s->pk = pk;
+    }
+    pthread_mutex_unlock(&key_mu);
+    return pk;
+}
+
 err_t ecdsa_verify(ecdsa_curve curve, const uint8_t *pub, const void *msg, size_t n,
                    const uint8_t *sig)
 {
     size_t cl = coord_len(curve);
-    EVP_PKEY *pk = pkey_from_raw(curve, pub, NULL);
+    EVP_PKEY *pk = pkey_lookup(curve, pub);
     if (!pk) {
         return err_fail(ERR_BAD_KEY, "ECDSA public key is not a valid curve point");
     }

@@ -8,6 +8,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <time.h>
@@ -303,15 +305,25 @@ typedef struct {
 
 /* Walks the extensions: ours are recorded, standard ones allowed, any other critical one is
  * refused (an extension we do not understand could change the meaning of the certificate). */
+static ASN1_OBJECT *oid_quote;
+static ASN1_OBJECT *oid_claims;
+static pthread_once_t oid_once = PTHREAD_ONCE_INIT;
+
+static void oid_init(void)
+{
+    oid_quote = OBJ_txt2obj(RATLS_OID_QUOTE, 1);
+    oid_claims = OBJ_txt2obj(RATLS_OID_CLAIMS, 1);
+}
+
 static err_t scan_extensions(X509 *x, cert_exts *ce)
 {
     memset(ce, 0, sizeof(*ce));
-    ASN1_OBJECT *oq = OBJ_txt2obj(RATLS_OID_QUOTE, 1);
-    ASN1_OBJECT *oc = OBJ_txt2obj(RATLS_OID_CLAIMS, 1);
+    pthread_once(&oid_once, oid_init);
+    const ASN1_OBJECT *oq = oid_quote;
+    const ASN1_OBJECT *oc = oid_claims;
     err_t e = ERR_OK;
     if (!oq || !oc) {
-        e = err_fail(ERR_INTERNAL, "OID registration failed");
-        goto out;
+        return err_fail(ERR_INTERNAL, "OID registration failed");
     }
     int n = X509_get_ext_count(x);
     for (int i = 0; i < n && e == ERR_OK; i++) {
@@ -344,9 +356,6 @@ static err_t scan_extensions(X509 *x, cert_exts *ce)
     if (e == ERR_OK && (X509_get_extension_flags(x) & EXFLAG_CA)) {
         e = err_fail(ERR_CERT_FORMAT, "RA-TLS certificate claims to be a CA");
     }
-out:
-    ASN1_OBJECT_free(oq);
-    ASN1_OBJECT_free(oc);
     return e;
 }
 
@@ -394,6 +403,9 @@ static err_t verify_quote(const cert_exts *ce, const uint8_t pub[32], const ratl
     return ERR_OK;
 }
 
+static err_t verify_parsed(X509 *x, const ratls_policy *pol, int64_t now, ratls_peer *peer,
+                           bool check_self_signature);
+
 err_t ratls_verify_cert(const uint8_t *der, size_t len, const ratls_policy *pol, int64_t now,
                         ratls_peer *peer)
 {
@@ -407,6 +419,20 @@ err_t ratls_verify_cert(const uint8_t *der, size_t len, const ratls_policy *pol,
         X509_free(x);
         return err_fail(ERR_CERT_FORMAT, "not a single DER certificate");
     }
+    err_t e = verify_parsed(x, pol, now, peer, true);
+    X509_free(x);
+    return e;
+}
+
+err_t ratls_verify_x509(X509 *x, const ratls_policy *pol, int64_t now, ratls_peer *peer)
+{
+    return verify_parsed(x, pol, now, peer, false);
+}
+
+static err_t verify_parsed(X509 *x, const ratls_policy *pol, int64_t now, ratls_peer *peer,
+                           bool check_self_signature)
+{
+    memset(peer, 0, sizeof(*peer));
     err_t e = ERR_OK;
     EVP_PKEY *pk = X509_get0_pubkey(x);
     size_t plen = 32;
@@ -419,7 +445,7 @@ err_t ratls_verify_cert(const uint8_t *der, size_t len, const ratls_policy *pol,
                      pk ? OBJ_nid2sn(EVP_PKEY_get_id(pk)) : "missing");
     } else if (X509_get_signature_nid(x) != NID_ED25519 ||
                X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)) != 0 ||
-               X509_verify(x, pk) != 1) {
+               (check_self_signature && X509_verify(x, pk) != 1)) {
         e = err_fail(ERR_NOT_SELF_SIGNED, "certificate is not self-signed with its Ed25519 key");
     }
     if (e != ERR_OK) {
@@ -458,6 +484,5 @@ err_t ratls_verify_cert(const uint8_t *der, size_t len, const ratls_policy *pol,
     }
     e = ratls_policy_check(pol, peer);
 out:
-    X509_free(x);
     return e;
 }

@@ -10,6 +10,7 @@
 #ifndef COCOON_RATLS_CERT_H
 #define COCOON_RATLS_CERT_H
 
+#include <openssl/x509.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -64,6 +65,16 @@ MUST_CHECK err_t ratls_cert_build(const ed25519_key *key, const uint8_t *qbytes,
  * this certificate's key, then ratls_policy_check. On success *peer describes the holder. */
 MUST_CHECK err_t ratls_verify_cert(const uint8_t *der, size_t len, const ratls_policy *pol,
                                    int64_t now, ratls_peer *peer);
+
+/* The same over a certificate OpenSSL has already parsed, for the TLS verify hook only: it
+ * does not verify the certificate's self-signature. In TLS 1.3 the peer's CertificateVerify is
+ * a signature with the certificate's key over the transcript, which contains these exact
+ * certificate bytes (RFC 8446 §4.4.3), and the handshake fails unless it verifies; so the
+ * key holder has signed every byte of the certificate either way, and checking the
+ * self-signature again would only cost an Ed25519 verification per handshake. The verdict is
+ * trusted only once the handshake has completed. Everything else is checked as above. */
+MUST_CHECK err_t ratls_verify_x509(X509 *x, const ratls_policy *pol, int64_t now,
+                                   ratls_peer *peer);
 
 /* Count of quotes whose signatures were verified by this process (for benchmarks). */
 uint64_t ratls_quotes_verified(void);

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "base/clock.h"
-#include "crypto/hash.h"
 
 struct ratls_ctx {
     SSL_CTX *ssl;
@@ -61,17 +60,20 @@ static int verify_hook(X509_STORE_CTX *sctx, void *arg)
     v->checked = 1;
     STACK_OF(X509) *chain = X509_STORE_CTX_get0_untrusted(sctx);
     X509 *leaf = X509_STORE_CTX_get0_cert(sctx);
-    unsigned char *der = NULL;
-    int dlen = leaf ? i2d_X509(leaf, &der) : -1;
     int64_t now = c->clock(c->clock_arg);
     if (chain && sk_X509_num(chain) > 1) {
         v->err = err_fail(ERR_CERT_CHAIN_DEPTH, "peer sent %d certificates", sk_X509_num(chain));
-    } else if (dlen <= 0) {
-        v->err = err_fail(ERR_CERT_FORMAT, "peer certificate does not encode");
+    } else if (!leaf) {
+        v->err = err_fail(ERR_CERT_FORMAT, "no peer certificate");
+    } else if (!c->cache) {
+        v->err = ratls_verify_x509(leaf, &c->policy, now, &v->peer);
     } else {
+        /* The cache key is the certificate's hash (OpenSSL computed it when parsing). */
         uint8_t key[32];
-        sha256(der, (size_t)dlen, key);
-        if (c->cache && ratls_cache_get(c->cache, key, now, &v->peer)) {
+        unsigned int klen = 0;
+        if (X509_digest(leaf, EVP_sha256(), key, &klen) != 1 || klen != 32) {
+            v->err = err_fail(ERR_CRYPTO, "cannot hash the peer certificate");
+        } else if (ratls_cache_get(c->cache, key, now, &v->peer)) {
             /* Signatures were checked when cached; time and policy are re-checked now. */
             if (v->peer.not_after < now) {
                 v->err = err_fail(ERR_CERT_EXPIRED, "cached certificate expired");
@@ -79,13 +81,12 @@ static int verify_hook(X509_STORE_CTX *sctx, void *arg)
                 v->err = ratls_policy_check(&c->policy, &v->peer);
             }
         } else {
-            v->err = ratls_verify_cert(der, (size_t)dlen, &c->policy, now, &v->peer);
-            if (v->err == ERR_OK && c->cache) {
+            v->err = ratls_verify_x509(leaf, &c->policy, now, &v->peer);
+            if (v->err == ERR_OK) {
                 ratls_cache_put(c->cache, key, now, &v->peer);
             }
         }
     }
-    OPENSSL_free(der);
     if (v->err != ERR_OK) {
         X509_STORE_CTX_set_error(sctx, X509_V_ERR_APPLICATION_VERIFICATION);
         return 0;
