@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/codec.h"
 #include "boc.h"
 #include "msg.h"
@@ -738,9 +739,11 @@ err_t ton_api_wallet_seqno(ton_api *api, const ton_wallet *w, uint32_t *seqno, b
     return e;
 }
 
-err_t ton_api_wallet_send(ton_api *api, const ton_wallet *w, const ton_wallet_action *acts,
-                          size_t n, uint32_t now, uint32_t ttl, ton_sent *out) {
+/* Builds the external for the wallet's current seqno; *msg is the signed message. */
+static err_t prepare_send(ton_api *api, const ton_wallet *w, const ton_wallet_action *acts,
+                          size_t n, uint32_t now, uint32_t ttl, ton_sent *out, ton_cell **msg) {
     memset(out, 0, sizeof(*out));
+    *msg = NULL;
     ton_account acc;
     TRY(ton_api_get_account(api, &w->addr, &acc));
     out->after_lt = acc.last_tx.lt;
@@ -750,21 +753,81 @@ err_t ton_api_wallet_send(ton_api *api, const ton_wallet *w, const ton_wallet_ac
     TRY(ton_api_wallet_seqno(api, w, &out->seqno, &d2));
     out->valid_until = now + ttl;
     ton_cell *body = NULL;
-    ton_cell *msg = NULL;
     ton_cell *si = NULL;
     err_t e = ton_wallet_body(w, out->seqno, out->valid_until, acts, n, &body);
     if (e == ERR_OK && !deployed) {
         e = ton_state_init(w->code, w->data, &si);
     }
     if (e == ERR_OK) {
-        e = ton_msg_external(&w->addr, si, body, TON_PLACE_AUTO, &msg);
+        e = ton_msg_external(&w->addr, si, body, TON_PLACE_AUTO, msg);
     }
     if (e == ERR_OK) {
         memcpy(out->body_hash, ton_cell_repr_hash(body), 32);
-        e = ton_api_send(api, msg, out->msg_hash, out->msg_hash_norm);
     }
     ton_cell_unref(body);
     ton_cell_unref(si);
+    return e;
+}
+
+err_t ton_api_wallet_send(ton_api *api, const ton_wallet *w, const ton_wallet_action *acts,
+                          size_t n, uint32_t now, uint32_t ttl, ton_sent *out) {
+    ton_cell *msg;
+    TRY(prepare_send(api, w, acts, n, now, ttl, out, &msg));
+    err_t e = ton_api_send(api, msg, out->msg_hash, out->msg_hash_norm);
+    ton_cell_unref(msg);
+    return e;
+}
+
+err_t ton_api_wallet_transfer(ton_api *api, const ton_wallet *w, const ton_wallet_action *acts,
+                              size_t n, const ton_transfer_opts *opts, ton_sent *sent,
+                              ton_tx_id *tx) {
+    uint32_t ttl = opts && opts->ttl ? opts->ttl : 3600;
+    unsigned poll = opts && opts->poll_ms ? opts->poll_ms : 1000;
+    unsigned resend = opts && opts->resend_ms ? opts->resend_ms : 30000;
+    ton_account acc;
+    TRY(ton_api_get_account(api, &w->addr, &acc));
+    uint32_t now = acc.sync_utime ? acc.sync_utime : (uint32_t)clock_unix();
+    ton_account_clear(&acc);
+    ton_cell *msg;
+    TRY(prepare_send(api, w, acts, n, now, ttl, sent, &msg));
+    err_t e = ton_api_send(api, msg, sent->msg_hash, sent->msg_hash_norm);
+    uint64_t last_send = clock_mono_ms();
+    while (e == ERR_OK) {
+        bool found;
+        if ((e = ton_api_find_sent(api, w, sent, &found, tx)) != ERR_OK || found) {
+            break;
+        }
+        /* Not there yet: has the seqno moved on (another message used it) or the body
+         * expired on the chain clock? Check once more before giving up. */
+        uint32_t seqno;
+        bool deployed;
+        if ((e = ton_api_get_account(api, &w->addr, &acc)) != ERR_OK) {
+            break;
+        }
+        uint32_t chain_now = acc.sync_utime;
+        ton_account_clear(&acc);
+        if ((e = ton_api_wallet_seqno(api, w, &seqno, &deployed)) != ERR_OK) {
+            break;
+        }
+        if (seqno > sent->seqno || chain_now > sent->valid_until) {
+            if ((e = ton_api_find_sent(api, w, sent, &found, tx)) == ERR_OK && !found) {
+                e = seqno > sent->seqno
+                        ? err_fail(ERR_CHAIN_REJECTED, "seqno %u used by another message",
+                                   (unsigned)sent->seqno)
+                        : err_fail(ERR_TIMEOUT, "not included before valid_until");
+            }
+            break;
+        }
+        if (clock_mono_ms() - last_send >= resend) {
+            uint8_t h[32], hn[32];
+            err_t se = ton_api_send(api, msg, h, hn);
+            if (se != ERR_OK && se != ERR_CHAIN_REJECTED) {
+                e = se; /* a rejection may just mean it was applied meanwhile: keep polling */
+            }
+            last_send = clock_mono_ms();
+        }
+        sleep_ms(poll);
+    }
     ton_cell_unref(msg);
     return e;
 }

@@ -168,6 +168,22 @@ MUST_CHECK err_t ton_api_wallet_send(ton_api *api, const ton_wallet *w,
 MUST_CHECK err_t ton_api_find_sent(ton_api *api, const ton_wallet *w, const ton_sent *sent,
                                    bool *found, ton_tx_id *tx);
 
+typedef struct {
+    uint32_t ttl;       /* valid_until = chain time + ttl; 0 = 3600 (the reference node's) */
+    unsigned poll_ms;   /* 0 = 1000 */
+    unsigned resend_ms; /* 0 = 30000 (the reference node resends every 30 s) */
+} ton_transfer_opts;
+
+/* Send and confirm: signs once (valid_until from the chain's clock, sync_utime, so a skewed
+ * local clock cannot expire bodies early), sends, polls the wallet's transactions and resends
+ * the same message every resend_ms until it appears (ERR_OK, *tx set). ERR_TIMEOUT once the
+ * chain time passes valid_until without it; ERR_CHAIN_REJECTED if the seqno was consumed by
+ * another message. Blocking: run it on a worker thread. */
+MUST_CHECK err_t ton_api_wallet_transfer(ton_api *api, const ton_wallet *w,
+                                         const ton_wallet_action *acts, size_t n,
+                                         const ton_transfer_opts *opts, ton_sent *sent,
+                                         ton_tx_id *tx);
+
 /* localton only (POST <root>/localton/faucet, where <root> is base_url minus "/api/v2"):
  * credits `amount` nanotons to a from the local faucet. Public endpoints answer 404. */
 MUST_CHECK err_t ton_api_local_faucet(ton_api *api, const ton_addr *a, uint64_t amount);

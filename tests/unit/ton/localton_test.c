@@ -199,12 +199,34 @@ static void test_wallet_against_localton(void **state) {
     assert_int_not_equal(st.exit_code, 0);
     ton_stack_clear(&st);
 
-    /* a second transfer and its confirmation */
-    assert_int_equal(ton_api_wallet_send(api, &w, &act, 1, (uint32_t)time(NULL), 600, &sent),
-                     ERR_OK);
+    /* a second transfer, sent and confirmed by the blocking helper */
+    ton_transfer_opts topts = {.ttl = 600, .poll_ms = 50, .resend_ms = 200};
+    assert_int_equal(ton_api_wallet_transfer(api, &w, &act, 1, &topts, &sent, &txid), ERR_OK);
     assert_int_equal(sent.seqno, 1);
-    assert_int_equal(ton_api_find_sent(api, &w, &sent, &found, &txid), ERR_OK);
-    assert_true(found);
+    assert_true(txid.lt > sent.after_lt);
+
+    /* paging: starting at a given (lt, hash) is inclusive */
+    ton_tx page[4];
+    size_t np;
+    assert_int_equal(ton_api_get_transactions(api, &w.addr, NULL, 0, 4, page, &np), ERR_OK);
+    assert_int_equal(np, 3);
+    ton_tx_id second = page[1].id;
+    assert_true(page[0].in_external && page[1].in_external && !page[2].in_external);
+    assert_true(page[2].in_has_src); /* the faucet credit */
+    for (size_t i = 0; i < np; i++) {
+        ton_tx_clear(&page[i]);
+    }
+    assert_int_equal(ton_api_get_transactions(api, &w.addr, &second, 0, 4, page, &np), ERR_OK);
+    assert_int_equal(np, 2);
+    assert_int_equal(page[0].id.lt, second.lt);
+    assert_memory_equal(page[0].id.hash, second.hash, 32);
+    for (size_t i = 0; i < np; i++) {
+        ton_tx_clear(&page[i]);
+    }
+    /* to_lt stops the walk */
+    assert_int_equal(ton_api_get_transactions(api, &w.addr, NULL, second.lt, 4, page, &np), ERR_OK);
+    assert_int_equal(np, 1);
+    ton_tx_clear(&page[0]);
 
     ton_fees fees;
     ton_cell *body;
