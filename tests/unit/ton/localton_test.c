@@ -21,8 +21,10 @@
 
 #include <jansson.h>
 
+#include "base/codec.h"
 #include "ton/api.h"
 #include "ton/boc.h"
+#include "ton/cocoon.h"
 #include "ton/msg.h"
 
 typedef struct {
@@ -34,7 +36,8 @@ typedef struct {
 static char g_root[1024];
 static char g_state[256];
 
-static int start_localton(localton *lt) {
+static int start_localton_with(localton *lt, const char *state_dir, const char *genesis,
+                               const char *addresses) {
     int out[2];
     int in[2];
     if (pipe(out) != 0 || pipe(in) != 0) {
@@ -48,8 +51,14 @@ static int start_localton(localton *lt) {
         dup2(in[0], 0);
         close(out[0]);
         close(in[1]);
-        execlp("node", "node", server, "--port", "0", "--state", g_state, "--exit-with-parent",
-               (char *)NULL);
+        if (genesis) {
+            execlp("node", "node", server, "--port", "0", "--state", state_dir,
+                   "--exit-with-parent", "--genesis", genesis, "--addresses", addresses,
+                   (char *)NULL);
+        } else {
+            execlp("node", "node", server, "--port", "0", "--state", state_dir,
+                   "--exit-with-parent", (char *)NULL);
+        }
         _exit(127);
     }
     close(out[1]);
@@ -70,6 +79,10 @@ static int start_localton(localton *lt) {
     }
     /* keep reading end open via the FILE (leaked until exit; the child may still print) */
     return ok;
+}
+
+static int start_localton(localton *lt) {
+    return start_localton_with(lt, g_state, NULL, NULL);
 }
 
 static void kill9(localton *lt) {
@@ -348,10 +361,81 @@ static void test_cocoon_wallet_against_localton(void **state) {
     kill9(&lt);
 }
 
+/* localton's cocoon-root genesis deploys the root contract (contracts/scripts/stateinit.js);
+ * the C side reads the registry back through the API and parses it with ton/cocoon.h.
+ * Skipped when contracts/node_modules is missing. */
+static void test_root_genesis_read_from_c(void **state) {
+    (void)state;
+    char path[1300];
+    snprintf(path, sizeof(path), "%s/contracts/node_modules/@ton/core", g_root);
+    struct stat st;
+    if (!g_state[0] || stat(path, &st) != 0) {
+        skip();
+    }
+    /* a fresh state directory: the genesis runs only on an empty chain */
+    char state_dir[300];
+    snprintf(state_dir, sizeof(state_dir), "%s/root", g_state);
+    char genesis[1300], addresses[400];
+    snprintf(genesis, sizeof(genesis), "%s/localton/genesis/cocoon-root.mjs", g_root);
+    snprintf(addresses, sizeof(addresses), "%s/addresses.json", g_state);
+    ton_addr owner = {0, {0}};
+    memset(owner.hash, 0x5c, 32);
+    char owner_raw[TON_ADDR_RAW_MAX];
+    ton_addr_to_raw(&owner, owner_raw);
+    setenv("COCOON_ROOT_OWNER", owner_raw, 1);
+    localton lt;
+    assert_int_equal(start_localton_with(&lt, state_dir, genesis, addresses), 0);
+
+    json_error_t je;
+    json_t *j = json_load_file(addresses, 0, &je);
+    assert_non_null(j);
+    ton_addr root;
+    assert_int_equal(ton_addr_parse(json_string_value(json_object_get(j, "root")), &root, NULL),
+                     ERR_OK);
+    ton_api_config cfg = {.base_url = lt.url, .timeout_ms = 10000};
+    ton_api *api;
+    assert_int_equal(ton_api_new(&cfg, &api), ERR_OK);
+    ton_account acc;
+    assert_int_equal(ton_api_get_account(api, &root, &acc), ERR_OK);
+    assert_int_equal(acc.state, TON_ACCOUNT_ACTIVE);
+    /* the address is the hash of the StateInit we were served */
+    ton_addr derived;
+    assert_int_equal(ton_state_init_address(0, acc.code, acc.data, &derived), ERR_OK);
+    assert_true(ton_addr_equal(&derived, &root));
+    cocoon_root r;
+    assert_int_equal(cocoon_root_parse(acc.data, &r), ERR_OK);
+    assert_true(r.has_owner);
+    assert_true(ton_addr_equal(&r.owner, &owner));
+    assert_int_equal(r.nproxies, 0);
+    assert_int_equal(r.params.struct_version, COCOON_PARAMS_VERSION);
+    char h[65];
+    hex_encode(ton_cell_repr_hash(r.params.worker_code), 32, h);
+    json_t *hashes = json_object_get(j, "code_hashes");
+    assert_string_equal(h, json_string_value(json_object_get(hashes, "worker")));
+    hex_encode(ton_cell_repr_hash(acc.code), 32, h);
+    assert_string_equal(h, json_string_value(json_object_get(hashes, "root")));
+    /* the root's own view through a get-method agrees */
+    ton_stack stk;
+    assert_int_equal(ton_api_run_get_method(api, &root, "get_cocoon_data", NULL, 0, &stk), ERR_OK);
+    assert_int_equal(stk.exit_code, 0);
+    uint64_t v;
+    assert_int_equal(ton_stack_get_u64(&stk.items[0], &v), ERR_OK);
+    assert_int_equal(v, r.version);
+    assert_int_equal(ton_stack_get_u64(&stk.items[2], &v), ERR_OK);
+    assert_int_equal(v, r.params.params_version);
+    ton_stack_clear(&stk);
+    cocoon_root_clear(&r);
+    ton_account_clear(&acc);
+    json_decref(j);
+    ton_api_free(api);
+    kill9(&lt);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wallet_against_localton),
         cmocka_unit_test(test_cocoon_wallet_against_localton),
+        cmocka_unit_test(test_root_genesis_read_from_c),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
