@@ -61,6 +61,16 @@ static float p_dot(uint32_t type, const void *w, const float *x, size_t n)
     return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
 }
 
+static void p_gemm(const float *w, size_t n_rows, const float *x, size_t xs, size_t n_tok, size_t n,
+                   float *y, size_t ys)
+{
+    for (size_t t = 0; t < n_tok; t++) {
+        for (size_t r = 0; r < n_rows; r++) {
+            y[t * ys + r] = p_dot_f32(w + r * n, x + t * xs, n);
+        }
+    }
+}
+
 static void p_axpy(float a, const float *x, float *y, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -73,6 +83,7 @@ static const kern_ops PORTABLE = {
     .dot = p_dot,
     .dequant = dequant_row,
     .dot_f32 = p_dot_f32,
+    .gemm = p_gemm,
     .axpy = p_axpy,
 };
 

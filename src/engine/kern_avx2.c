@@ -47,6 +47,95 @@ AVX2 static float a_dot_f32(const float *a, const float *b, size_t n)
     return hsum(s0, s1, s2, s3) + tail;
 }
 
+AVX2 static inline float hsum1(__m256 s)
+{
+    __m128 q = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+    q = _mm_add_ss(q, _mm_shuffle_ps(q, q, 0x55));
+    return _mm_cvtss_f32(q);
+}
+
+/* gemm order for every (row, token): one 8-lane accumulator over the row in steps of 8, the
+ * lanes reduced by hsum1, then the last n % 8 products added one by one. */
+AVX2 static float gemm_one(const float *w, const float *x, size_t n)
+{
+    __m256 a = _mm256_setzero_ps();
+    size_t n8 = n / 8 * 8;
+    for (size_t i = 0; i < n8; i += 8) {
+        a = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a);
+    }
+    float s = hsum1(a);
+    for (size_t i = n8; i < n; i++) {
+        s += w[i] * x[i];
+    }
+    return s;
+}
+
+/* 4 rows x 3 tokens: 12 accumulators, 3 activation registers and one weight register. */
+AVX2 static void gemm_4x3(const float *w, const float *x, size_t xs, size_t n, float *y, size_t ys)
+{
+    const float *w0 = w, *w1 = w + n, *w2 = w + 2 * n, *w3 = w + 3 * n;
+    const float *x0 = x, *x1 = x + xs, *x2 = x + 2 * xs;
+    __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00;
+    __m256 a20 = a00, a21 = a00, a22 = a00, a30 = a00, a31 = a00, a32 = a00;
+    size_t n8 = n / 8 * 8;
+    for (size_t i = 0; i < n8; i += 8) {
+        __m256 v0 = _mm256_loadu_ps(x0 + i);
+        __m256 v1 = _mm256_loadu_ps(x1 + i);
+        __m256 v2 = _mm256_loadu_ps(x2 + i);
+        __m256 wv = _mm256_loadu_ps(w0 + i);
+        a00 = _mm256_fmadd_ps(wv, v0, a00);
+        a01 = _mm256_fmadd_ps(wv, v1, a01);
+        a02 = _mm256_fmadd_ps(wv, v2, a02);
+        wv = _mm256_loadu_ps(w1 + i);
+        a10 = _mm256_fmadd_ps(wv, v0, a10);
+        a11 = _mm256_fmadd_ps(wv, v1, a11);
+        a12 = _mm256_fmadd_ps(wv, v2, a12);
+        wv = _mm256_loadu_ps(w2 + i);
+        a20 = _mm256_fmadd_ps(wv, v0, a20);
+        a21 = _mm256_fmadd_ps(wv, v1, a21);
+        a22 = _mm256_fmadd_ps(wv, v2, a22);
+        wv = _mm256_loadu_ps(w3 + i);
+        a30 = _mm256_fmadd_ps(wv, v0, a30);
+        a31 = _mm256_fmadd_ps(wv, v1, a31);
+        a32 = _mm256_fmadd_ps(wv, v2, a32);
+    }
+    __m256 acc[4][3] = {{a00, a01, a02}, {a10, a11, a12}, {a20, a21, a22}, {a30, a31, a32}};
+    const float *ws[4] = {w0, w1, w2, w3};
+    const float *xv[3] = {x0, x1, x2};
+    for (int r = 0; r < 4; r++) {
+        for (int t = 0; t < 3; t++) {
+            float s = hsum1(acc[r][t]);
+            for (size_t i = n8; i < n; i++) {
+                s += ws[r][i] * xv[t][i];
+            }
+            y[t * ys + r] = s;
+        }
+    }
+}
+
+AVX2 static void a_gemm(const float *w, size_t n_rows, const float *x, size_t xs, size_t n_tok,
+                        size_t n, float *y, size_t ys)
+{
+    size_t r = 0;
+    for (; r + 4 <= n_rows; r += 4) {
+        size_t t = 0;
+        for (; t + 3 <= n_tok; t += 3) {
+            gemm_4x3(w + r * n, x + t * xs, xs, n, y + t * ys + r, ys);
+        }
+        for (; t < n_tok; t++) {
+            for (size_t k = r; k < r + 4; k++) {
+                y[t * ys + k] = gemm_one(w + k * n, x + t * xs, n);
+            }
+        }
+    }
+    for (; r < n_rows; r++) {
+        for (size_t t = 0; t < n_tok; t++) {
+            y[t * ys + r] = gemm_one(w + r * n, x + t * xs, n);
+        }
+    }
+}
+
 AVX2 static inline __m256 load_f16(const uint8_t *p)
 {
     return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)p));
@@ -205,6 +294,7 @@ static const kern_ops AVX2_OPS = {
     .dot = a_dot,
     .dequant = a_dequant,
     .dot_f32 = a_dot_f32,
+    .gemm = a_gemm,
     .axpy = a_axpy,
 };
 

@@ -405,7 +405,7 @@ err_t model_ctx_new(const model *m, const model_ctx_opts *o, model_ctx **out)
     c->att = falloc(B * qd);
     c->ff_g = falloc(B * hp->n_ff);
     c->ff_u = falloc(B * hp->n_ff);
-    c->wrow = falloc(nt * wl);
+    c->wrow = falloc(nt * wl * 4); /* GEMM_ROWS rows per worker */
     c->scores = falloc((size_t)nt * n_ctx);
     if (!c->kcache || !c->vcache || !c->rope_cos || !c->rope_sin || !c->x || !c->xn || !c->q ||
         !c->kv_k || !c->kv_v || !c->att || !c->ff_g || !c->ff_u || !c->wrow || !c->scores) {
@@ -447,6 +447,8 @@ void model_ctx_truncate(model_ctx *c, uint32_t n_past)
 /* ---- forward pass ---- */
 
 #define ROWS_PER_TASK 16
+/* weight rows dequantized together for one gemm call during prefill */
+#define GEMM_ROWS 4
 
 typedef struct {
     const wmat *w;
@@ -485,12 +487,13 @@ static void mm_task(void *arg, size_t task, unsigned worker)
         }
         return;
     }
-    float *row = j->c->wrow + (size_t)worker * j->c->wrow_len;
-    for (size_t r = r0; r < r1; r++) {
-        k->dequant(w->type, w->data + r * w->row_bytes, row, cols);
-        for (size_t t = 0; t < j->n; t++) {
-            y[t * w->rows + r] = k->dot_f32(row, j->x + t * cols, cols);
+    float *rows = j->c->wrow + (size_t)worker * j->c->wrow_len * GEMM_ROWS;
+    for (size_t r = r0; r < r1; r += GEMM_ROWS) {
+        size_t nr = r1 - r < GEMM_ROWS ? r1 - r : GEMM_ROWS;
+        for (size_t i = 0; i < nr; i++) {
+            k->dequant(w->type, w->data + (r + i) * w->row_bytes, rows + i * cols, cols);
         }
+        k->gemm(rows, nr, j->x, cols, j->n, cols, y + r, w->rows);
     }
 }
 

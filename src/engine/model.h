@@ -24,7 +24,7 @@
 #define MODEL_MAX_FF (1u << 20)
 #define MODEL_MAX_CTX (1u << 20)
 /* Tokens per forward chunk during prefill. */
-#define MODEL_BATCH 64u
+#define MODEL_BATCH 128u
 
 typedef enum { MODEL_ARCH_LLAMA, MODEL_ARCH_QWEN2, MODEL_ARCH_QWEN3 } model_arch;
 

@@ -176,6 +176,48 @@ static void test_dot_consistency(void **state)
     }
 }
 
+/* A batch result depends only on its row and token: the whole 9 x 7 product equals every
+ * 1 x 1 product bit for bit, and matches double precision closely. */
+static void test_gemm_split_invariant(void **state)
+{
+    (void)state;
+    const kern_ops *ks[2] = {kern_portable(), kern_avx2()};
+    size_t lens[] = {288, 300, 8, 5};
+    uint32_t s = 11;
+    static float w[9 * 300];
+    static float x[7 * 300];
+    for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++) {
+        w[i] = rnd(&s);
+    }
+    for (size_t i = 0; i < sizeof(x) / sizeof(x[0]); i++) {
+        x[i] = rnd(&s);
+    }
+    for (int ki = 0; ki < 2; ki++) {
+        if (!ks[ki]) {
+            continue;
+        }
+        for (size_t li = 0; li < 4; li++) {
+            size_t n = lens[li];
+            float y[7 * 9];
+            ks[ki]->gemm(w, 9, x, n, 7, n, y, 9);
+            for (size_t t = 0; t < 7; t++) {
+                for (size_t r = 0; r < 9; r++) {
+                    float one;
+                    ks[ki]->gemm(w + r * n, 1, x + t * n, n, 1, n, &one, 1);
+                    assert_true(one == y[t * 9 + r]);
+                    double ref = 0;
+                    double mag = 0;
+                    for (size_t i = 0; i < n; i++) {
+                        ref += (double)w[r * n + i] * x[t * n + i];
+                        mag += fabs((double)w[r * n + i] * x[t * n + i]);
+                    }
+                    assert_true(fabs(one - ref) <= 1e-5 * mag + 1e-7);
+                }
+            }
+        }
+    }
+}
+
 static void test_axpy(void **state)
 {
     (void)state;
@@ -203,6 +245,7 @@ int main(void)
         cmocka_unit_test(test_fp16_conversion),
         cmocka_unit_test(test_quant_round_trip),
         cmocka_unit_test(test_dot_consistency),
+        cmocka_unit_test(test_gemm_split_invariant),
         cmocka_unit_test(test_axpy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

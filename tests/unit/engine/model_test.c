@@ -157,8 +157,9 @@ static void test_kernels_and_threads_agree(void **state)
     }
 }
 
-/* Prefill in one batch and token by token give the same next token and near-equal logits;
- * truncating the cache and re-running reproduces the logits exactly. */
+/* Truncating the cache and re-running the rest as a smaller batch reproduces the logits
+ * exactly (batch results do not depend on the batch split); token-by-token evaluation, which
+ * uses the fused single-row kernels, gives near-equal logits. */
 static void test_batch_vs_incremental_and_truncate(void **state)
 {
     fx *f = *state;
@@ -171,6 +172,9 @@ static void test_batch_vs_incremental_and_truncate(void **state)
     assert_int_equal(model_ctx_new(f->m, &o, &c), ERR_OK);
     assert_int_equal(model_eval(c, in, 8, a), ERR_OK);
     assert_int_equal(model_ctx_n_past(c), 8);
+    model_ctx_truncate(c, 5);
+    assert_int_equal(model_eval(c, in + 5, 3, c2), ERR_OK);
+    assert_memory_equal(a, c2, sizeof(a));
     model_ctx_truncate(c, 0);
     for (int i = 0; i < 8; i++) {
         assert_int_equal(model_eval(c, &in[i], 1, b), ERR_OK);
@@ -178,9 +182,7 @@ static void test_batch_vs_incremental_and_truncate(void **state)
     for (int v = 0; v < N_VOCAB; v++) {
         assert_true(fabsf(a[v] - b[v]) < 1e-4f);
     }
-    model_ctx_truncate(c, 5);
-    assert_int_equal(model_eval(c, in + 5, 3, c2), ERR_OK);
-    assert_memory_equal(a, c2, sizeof(a));
+    assert_int_equal(argmax(a, N_VOCAB), argmax(b, N_VOCAB));
     model_ctx_free(c);
 }
 
