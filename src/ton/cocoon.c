@@ -207,3 +207,81 @@ err_t cocoon_hash_set_has(const ton_cell *set, const uint8_t hash[32], bool *yes
     }
     return ERR_OK;
 }
+
+err_t cocoon_signed_payload(uint32_t op, uint64_t query_id, bool has_tokens, uint64_t tokens,
+                            const ton_addr *expected_my_address, ton_cell **out) {
+    *out = NULL;
+    ton_builder b;
+    tb_init(&b);
+    err_t e;
+    if ((e = tb_uint(&b, op, 32)) || (e = tb_uint(&b, query_id, 64)) ||
+        (has_tokens && (e = tb_uint(&b, tokens, 64))) || (e = tb_addr(&b, expected_my_address))) {
+        tb_clear(&b);
+        return e;
+    }
+    return tb_finish(&b, out);
+}
+
+err_t cocoon_signed_wrap(const ed25519_key *key, const ton_cell *payload,
+                         const ton_addr *send_excesses_to, ton_cell **out) {
+    *out = NULL;
+    ton_slice s;
+    ts_init(&s, payload);
+    uint64_t op, qid;
+    TRY(ts_uint(&s, 32, &op));
+    TRY(ts_uint(&s, 64, &qid));
+    uint8_t sig[ED25519_SIG_LEN];
+    TRY(ed25519_sign(key, ton_cell_repr_hash(payload), TON_HASH_LEN, sig));
+    ton_builder b;
+    tb_init(&b);
+    err_t e;
+    if ((e = tb_uint(&b, op, 32)) || (e = tb_uint(&b, qid, 64)) ||
+        (e = send_excesses_to ? tb_addr(&b, send_excesses_to) : tb_addr_none(&b)) ||
+        (e = tb_bytes(&b, sig, sizeof(sig))) || (e = tb_ref(&b, (ton_cell *)payload))) {
+        tb_clear(&b);
+        return e;
+    }
+    return tb_finish(&b, out);
+}
+
+err_t cocoon_signed_verify(const uint8_t pub[32], const ton_cell *wrapper, ton_cell **payload) {
+    *payload = NULL;
+    ton_slice s;
+    ts_init(&s, wrapper);
+    uint64_t op, qid, pop, pqid;
+    ton_addr excess;
+    bool has_excess;
+    uint8_t sig[ED25519_SIG_LEN];
+    ton_cell *p;
+    TRY(ts_uint(&s, 32, &op));
+    TRY(ts_uint(&s, 64, &qid));
+    TRY(ts_addr(&s, &excess, &has_excess));
+    TRY(ts_bytes(&s, sizeof(sig), sig));
+    TRY(ts_ref(&s, &p));
+    TRY(ts_expect_end(&s));
+    TRY(ed25519_verify(pub, ton_cell_repr_hash(p), TON_HASH_LEN, sig));
+    ton_slice ps;
+    ts_init(&ps, p);
+    TRY(ts_uint(&ps, 32, &pop));
+    TRY(ts_uint(&ps, 64, &pqid));
+    if (pop != op || pqid != qid) {
+        return err_fail(ERR_MALFORMED, "signed payload op/query_id differ from the wrapper's");
+    }
+    *payload = p;
+    return ERR_OK;
+}
+
+err_t cocoon_proxy_save_state_body(uint64_t query_id, int32_t seqno, const uint8_t unique_hash[32],
+                                   ton_cell **out) {
+    *out = NULL;
+    ton_builder b;
+    tb_init(&b);
+    err_t e;
+    if ((e = tb_uint(&b, COCOON_OP_DO_NOT_PROCESS, 32)) || (e = tb_uint(&b, query_id, 64)) ||
+        (e = tb_uint(&b, COCOON_OP_PROXY_SAVE_STATE, 32)) || (e = tb_int(&b, seqno, 32)) ||
+        (e = tb_bytes(&b, unique_hash, 32))) {
+        tb_clear(&b);
+        return e;
+    }
+    return tb_finish(&b, out);
+}

@@ -9,7 +9,10 @@
 
 #include "ton/cocoon.h"
 #include "ton/dict.h"
+#include "base/buf.h"
+#include "ton/boc.h"
 #include "ton/msg.h"
+#include "ton_test_util.h"
 
 /* A params cell of struct version v with every field it has set to a recognizable value. */
 static ton_cell *params_v(unsigned v, bool extra_bit) {
@@ -151,10 +154,97 @@ static void test_root_proxy_descriptions(void **state) {
     assert_int_equal(parse_root_with(0x4101, &r), ERR_MALFORMED);
 }
 
+/* The signed charge from the known-answer vectors (@ton/core + @ton/crypto, key from seed 32x07),
+ * rebuilt field by field: same payload hash, same signature, same wrapper BOC. */
+static void test_signed_charge_vector(void **state) {
+    (void)state;
+    const char *hex = tu_vec("cocoon_charge", "wrapped_boc");
+    ton_cell *vec;
+    assert_int_equal(ton_boc_parse_text(hex, strlen(hex), NULL, &vec), ERR_OK);
+    ton_slice s;
+    ts_init(&s, vec);
+    uint64_t op, qid, tokens;
+    ton_addr excess, expected;
+    bool present;
+    assert_int_equal(ts_uint(&s, 32, &op), ERR_OK);
+    assert_int_equal(ts_uint(&s, 64, &qid), ERR_OK);
+    assert_int_equal(ts_addr(&s, &excess, &present), ERR_OK);
+    assert_true(present);
+    ton_slice ps;
+    ts_init(&ps, ton_cell_child(vec, 0));
+    assert_int_equal(ts_skip(&ps, 96), ERR_OK);
+    assert_int_equal(ts_uint(&ps, 64, &tokens), ERR_OK);
+    assert_int_equal(ts_addr(&ps, &expected, &present), ERR_OK);
+    assert_int_equal(op, COCOON_OP_EXT_CLIENT_CHARGE_SIGNED);
+
+    size_t n;
+    uint8_t *seed = tu_hex(tu_vec("ed25519", "seed"), &n);
+    ed25519_key k;
+    assert_int_equal(ed25519_from_seed(&k, seed), ERR_OK);
+    free(seed);
+    ton_cell *payload, *wrap;
+    assert_int_equal(cocoon_signed_payload((uint32_t)op, qid, true, tokens, &expected, &payload),
+                     ERR_OK);
+    char h[129];
+    hex_encode(ton_cell_repr_hash(payload), 32, h);
+    assert_string_equal(h, tu_vec("cocoon_charge", "payload_hash"));
+    assert_int_equal(cocoon_signed_wrap(&k, payload, &excess, &wrap), ERR_OK);
+    assert_memory_equal(ton_cell_repr_hash(wrap), ton_cell_repr_hash(vec), 32);
+    ton_slice ws;
+    ts_init(&ws, wrap);
+    uint8_t sig[64];
+    assert_int_equal(ts_skip(&ws, 96 + 267), ERR_OK);
+    assert_int_equal(ts_bytes(&ws, 64, sig), ERR_OK);
+    hex_encode(sig, 64, h);
+    assert_string_equal(h, tu_vec("cocoon_charge", "signature"));
+
+    /* verification: good, wrong key, tampered payload, op mismatch */
+    ton_cell *got;
+    assert_int_equal(cocoon_signed_verify(k.pub, vec, &got), ERR_OK);
+    assert_memory_equal(ton_cell_repr_hash(got), ton_cell_repr_hash(payload), 32);
+    uint8_t other[32];
+    memcpy(other, k.pub, 32);
+    other[0] ^= 1;
+    assert_int_not_equal(cocoon_signed_verify(other, vec, &got), ERR_OK);
+    ton_cell *p2, *w2;
+    assert_int_equal(cocoon_signed_payload((uint32_t)op, qid, true, tokens + 1, &expected, &p2),
+                     ERR_OK);
+    ton_builder b;
+    tb_init(&b); /* the original signature over a different payload */
+    assert_int_equal(tb_uint(&b, op, 32), ERR_OK);
+    assert_int_equal(tb_uint(&b, qid, 64), ERR_OK);
+    assert_int_equal(tb_addr(&b, &excess), ERR_OK);
+    uint8_t vsig[64];
+    ts_init(&ws, vec);
+    assert_int_equal(ts_skip(&ws, 96 + 267), ERR_OK);
+    assert_int_equal(ts_bytes(&ws, 64, vsig), ERR_OK);
+    assert_int_equal(tb_bytes(&b, vsig, 64), ERR_OK);
+    assert_int_equal(tb_ref(&b, p2), ERR_OK);
+    assert_int_equal(tb_finish(&b, &w2), ERR_OK);
+    assert_int_equal(cocoon_signed_verify(k.pub, w2, &got), ERR_BAD_SIGNATURE);
+    ton_cell_unref(w2);
+    /* a validly signed payload under a wrapper with another query_id */
+    tb_init(&b);
+    assert_int_equal(tb_uint(&b, op, 32), ERR_OK);
+    assert_int_equal(tb_uint(&b, qid + 1, 64), ERR_OK);
+    assert_int_equal(tb_addr_none(&b), ERR_OK);
+    assert_int_equal(tb_bytes(&b, vsig, 64), ERR_OK);
+    assert_int_equal(tb_ref(&b, payload), ERR_OK);
+    assert_int_equal(tb_finish(&b, &w2), ERR_OK);
+    assert_int_equal(cocoon_signed_verify(k.pub, w2, &got), ERR_MALFORMED);
+    ton_cell_unref(w2);
+    ton_cell_unref(p2);
+    ton_cell_unref(wrap);
+    ton_cell_unref(payload);
+    ton_cell_unref(vec);
+    ed25519_wipe(&k);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_params_versions),
         cmocka_unit_test(test_root_proxy_descriptions),
+        cmocka_unit_test(test_signed_charge_vector),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
