@@ -167,7 +167,9 @@ static err_t call_at(ton_api *api, bool local, const char *method, const char *q
                          msg ? msg : "unexpected response");
                 retry = api->status == 429 || api->status == 502 || api->status == 503 ||
                         api->status == 504;
-                e = api->status == 500 && post ? ERR_CHAIN_REJECTED : ERR_CHAIN_API;
+                /* toncenter answers 500 when the chain refuses an external */
+                e = api->status == 500 && strncmp(method, "sendBoc", 7) == 0 ? ERR_CHAIN_REJECTED
+                                                                             : ERR_CHAIN_API;
             }
             json_decref(j);
         }
