@@ -9,6 +9,7 @@
 #include "base/buf.h"
 #include "ton/boc.h"
 #include "ton/cell.h"
+#include "ton/cocoon.h"
 #include "ton/dict.h"
 #include "ton/msg.h"
 
@@ -48,7 +49,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         err_t e = ton_dict_foreach(roots[r], 32, count_entry, &entries);
         ton_msg_info mi;
         e = ton_msg_parse(roots[r], &mi);
-        (void)e; /* both may reject the tree: only faults matter here */
+        cocoon_root root;
+        if (cocoon_root_parse(roots[r], &root) == ERR_OK) {
+            cocoon_root_clear(&root);
+        }
+        cocoon_params params;
+        if (cocoon_params_parse(roots[r], &params) == ERR_OK) {
+            cocoon_params_clear(&params);
+        }
+        static const uint8_t pub[32] = {1};
+        ton_cell *payload;
+        e = cocoon_signed_verify(pub, roots[r], &payload);
+        (void)e; /* all may reject the tree: only faults matter here */
         ton_cell_unref(roots[r]);
     }
     return 0;
