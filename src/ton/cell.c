@@ -462,7 +462,7 @@ err_t ts_uint(ton_slice *s, unsigned n, uint64_t *out) {
 }
 
 err_t ts_bit(ton_slice *s, bool *out) {
-    uint64_t v;
+    uint64_t v = 0;
     TRY(ts_uint(s, 1, &v));
     *out = v != 0;
     return ERR_OK;
@@ -472,7 +472,7 @@ err_t ts_int(ton_slice *s, unsigned n, int64_t *out) {
     if (n == 0) {
         return err_fail(ERR_MALFORMED, "signed width 0");
     }
-    uint64_t v;
+    uint64_t v = 0;
     TRY(ts_uint(s, n, &v));
     if (n < 64 && (v >> (n - 1)) & 1) {
         v |= ~(((uint64_t)1 << n) - 1);
