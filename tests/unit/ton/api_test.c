@@ -59,6 +59,7 @@ static void *serve(void *arg) {
         size_t cp = got < sizeof(c->requests[i]) - 1 ? got : sizeof(c->requests[i]) - 1;
         memcpy(c->requests[i], req, cp);
         c->requests[i][cp] = 0;
+        __atomic_add_fetch(&c->served, 1, __ATOMIC_SEQ_CST); /* before answering: no race */
         char head[256];
         int bl = (int)strlen(c->body[i]);
         int hl = snprintf(head, sizeof(head),
@@ -70,7 +71,6 @@ static void *serve(void *arg) {
             return NULL;
         }
         close(s);
-        c->served++;
     }
     return NULL;
 }
@@ -193,10 +193,22 @@ static void test_get_method_and_transactions_samples(void **state) {
     ton_addr a;
     assert_int_equal(ton_addr_parse(tu_vec("wallet_v4r2", "address_raw"), &a, NULL), ERR_OK);
     ton_stack st;
-    ton_stack_item arg;
-    ton_stack_num_u64(&arg, 0x7b);
-    assert_int_equal(ton_api_run_get_method(api, &a, "get_public_key", &arg, 1, &st), ERR_OK);
-    assert_non_null(strstr(c.requests[0], "\"stack\":[[\"num\",\"0x7b\"]]"));
+    ton_stack_item args[3];
+    memset(args, 0, sizeof(args));
+    ton_stack_num_u64(&args[0], 0x7b);
+    ton_stack_num_u64(&args[1], 5);
+    args[1].neg = true;
+    ton_builder b;
+    tb_init(&b);
+    assert_int_equal(tb_finish(&b, &args[2].cell), ERR_OK);
+    args[2].type = TON_STACK_CELL;
+    err_t e = ton_api_run_get_method(api, &a, "get_public_key", args, 3, &st);
+    if (e != ERR_OK) {
+        fail_msg("%s", err_describe(e));
+    }
+    assert_non_null(strstr(c.requests[0], "\"stack\":[[\"num\",\"0x7b\"],[\"num\",\"-0x5\"],"
+                                          "[\"tvm.Cell\",\"te6cckEBAQEAAgAAAEysuc0=\"]]"));
+    ton_stack_item_clear(&args[2]);
     assert_int_equal(st.exit_code, 0);
     assert_int_equal(st.n, 1);
     char h[67];

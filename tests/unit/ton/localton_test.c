@@ -271,6 +271,28 @@ static void test_wallet_against_localton(void **state) {
     assert_memory_equal(&after_d, &before_d, sizeof(after_d));
     assert_int_equal(ton_api_wallet_seqno(api, &w, &seqno, &deployed), ERR_OK);
     assert_int_equal(seqno, 2);
+    uint32_t mc;
+    assert_int_equal(ton_api_masterchain_seqno(api, &mc), ERR_OK);
+    assert_true(mc >= 5); /* genesis, faucet, two sends, time move */
+
+    /* the CLI reads the same account */
+    const char *bin = getenv("COCOON_BIN");
+    char raw[TON_ADDR_RAW_MAX];
+    ton_addr_to_raw(&w.addr, raw);
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd), "%s/../../../cocoon ton account %s --api %s", bin ? bin : ".", raw,
+             lt.url);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char out[4096] = {0};
+    size_t got = fread(out, 1, sizeof(out) - 1, p);
+    out[got] = 0;
+    assert_int_equal(pclose(p), 0);
+    char want[128];
+    snprintf(want, sizeof(want), "balance: %llu\n", (unsigned long long)after_w.balance);
+    assert_non_null(strstr(out, want));
+    assert_non_null(strstr(out, "state: active\n"));
+    assert_non_null(strstr(out, "seqno: 2\n"));
 
     ton_cell_unref(act.msg);
     ton_wallet_free(&w);
