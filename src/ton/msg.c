@@ -46,7 +46,7 @@ err_t tb_coins(ton_builder *b, uint64_t v) {
 err_t ts_coins(ton_slice *s, uint64_t *v) {
     ton_slice t = *s;
     uint8_t be[15];
-    size_t n;
+    size_t n = 0;
     TRY(ts_varuint(&t, 4, be, sizeof(be), &n));
     uint64_t r = 0;
     for (size_t i = 0; i < n; i++) {
