@@ -176,7 +176,7 @@ export function encode(a, type) {
 }
 
 // A random-weight model of the given architecture using the demo model's vocabulary.
-export function randomModel(file, {arch, type, d = 64, n_head = 4, n_head_kv = 2, ff = 128, layers = 2, seed: s = 1}) {
+export function randomModel(file, {arch, type, d = 64, n_head = 4, n_head_kv = 2, ff = 128, layers = 2, seed: s = 1, tied = false}) {
     reseed(s);
     const demo = readKv(DEMO).kvs;
     const hd = d / n_head;
@@ -196,7 +196,9 @@ export function randomModel(file, {arch, type, d = 64, n_head = 4, n_head_kv = 2
     };
     mat("token_embd.weight", d, V, 1.0);
     vec("output_norm.weight", d, 0.1, 1.0);
-    mat("output.weight", d, V, 2.0 / Math.sqrt(d));
+    if (!tied) {
+        mat("output.weight", d, V, 2.0 / Math.sqrt(d));
+    }
     for (let l = 0; l < layers; l++) {
         const p = `blk.${l}.`;
         vec(p + "attn_norm.weight", d, 0.1, 1.0);

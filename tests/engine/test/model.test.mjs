@@ -72,11 +72,13 @@ test("our Q4_0 file: llama.cpp loads it and agrees", async () => {
     await check("q4_0", f, 0.15, 0.15);
 });
 
-for (const [arch, type, tname, tol] of [["llama", G.BF16, "bf16", 0.08], ["qwen2", G.F16, "f16", 0.02],
-    ["qwen3", G.F32, "f32", 0.02], ["llama", G.F32, "f32", 0.02]]) {
-    test(`random-weight ${arch} ${tname}: same top-10 and greedy tokens as llama.cpp`, async () => {
-        const f = path.join(TMP, `random-${arch}-${tname}.gguf`);
-        randomModel(f, {arch, type, seed: arch.length * 7 + type});
-        await check(`${arch}-${tname}`, f, tol, tol, 24);
+for (const [arch, type, tname, tol, tied] of [["llama", G.BF16, "bf16", 0.08, false],
+    ["qwen2", G.F16, "f16", 0.02, false], ["qwen3", G.F32, "f32", 0.02, false],
+    ["llama", G.F32, "f32", 0.02, false], ["llama", G.F16, "f16", 0.02, true]]) {
+    const what = `${arch} ${tname}${tied ? " tied embeddings" : ""}`;
+    test(`random-weight ${what}: same top-10 and greedy tokens as llama.cpp`, async () => {
+        const f = path.join(TMP, `random-${arch}-${tname}${tied ? "-tied" : ""}.gguf`);
+        randomModel(f, {arch, type, seed: arch.length * 7 + type, tied});
+        await check(what, f, tol, tol, 24);
     });
 }
