@@ -299,7 +299,7 @@ err_t engine_generate(engine_session *s, const engine_request *r, engine_usage *
     streamer st = {.r = r};
     u->finish = ENGINE_FINISH_LENGTH;
     for (;;) {
-        if (atomic_load(&s->cancel) || st.cancelled) {
+        if (atomic_load(&s->cancel) || st.cancelled || (r->cancel && atomic_load(r->cancel))) {
             u->finish = ENGINE_FINISH_CANCELLED;
             break;
         }

@@ -13,6 +13,7 @@
 #ifndef COCOON_ENGINE_ENGINE_H
 #define COCOON_ENGINE_ENGINE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -79,6 +80,8 @@ typedef struct {
     size_t n_stop;
     engine_text_cb on_text;
     void *user;
+    /* optional: set (from any thread) to stop this request after the current token */
+    const atomic_bool *cancel;
 } engine_request;
 
 /* ERR_TOO_MANY when the prompt does not leave room for one token in the context;
