@@ -285,14 +285,23 @@ err_t engine_generate(engine_session *s, const engine_request *r, engine_usage *
     s->hist.n = keep;
     u->cached_tokens = (uint32_t)keep;
     double t0 = now_s();
-    e = model_eval(s->ctx, prompt.ids + keep, prompt.n - keep, s->logits);
-    if (e != ERR_OK) {
-        goto out;
-    }
-    for (size_t i = keep; i < prompt.n; i++) {
-        if ((e = tok_vec_push(&s->hist, prompt.ids[i])) != ERR_OK) {
+    /* prefill in chunks so that a cancellation does not wait for a whole long prompt */
+    for (size_t i = keep; i < prompt.n;) {
+        if (atomic_load(&s->cancel) || (r->cancel && atomic_load(r->cancel))) {
+            u->finish = ENGINE_FINISH_CANCELLED;
+            u->prefill_seconds = now_s() - t0;
             goto out;
         }
+        size_t len = prompt.n - i < MODEL_BATCH ? prompt.n - i : MODEL_BATCH;
+        if ((e = model_eval(s->ctx, prompt.ids + i, len, s->logits)) != ERR_OK) {
+            goto out;
+        }
+        for (size_t k = i; k < i + len; k++) {
+            if ((e = tok_vec_push(&s->hist, prompt.ids[k])) != ERR_OK) {
+                goto out;
+            }
+        }
+        i += len;
     }
     double t1 = now_s();
     u->prefill_seconds = t1 - t0;

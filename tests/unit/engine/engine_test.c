@@ -221,6 +221,13 @@ static void test_cancel(void **state)
     assert_int_equal(engine_generate(f->s, &r, &u), ERR_OK);
     assert_int_equal(u.finish, ENGINE_FINISH_CANCELLED);
     assert_int_equal(k.chunks, 2);
+    /* a request whose own cancel flag is already set stops before its prefill */
+    atomic_bool flag = true;
+    r.cancel = &flag;
+    assert_int_equal(engine_generate(f->s, &r, &u), ERR_OK);
+    assert_int_equal(u.finish, ENGINE_FINISH_CANCELLED);
+    assert_int_equal(u.completion_tokens, 0);
+    r.cancel = NULL;
     /* the next request is not cancelled */
     k.cancel_after = 0;
     buf_reset(&k.text);
