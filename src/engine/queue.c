@@ -218,7 +218,7 @@ static err_t copy_request(const engine_request *r, job **out)
 err_t engine_queue_submit(engine_queue *q, const engine_request *r, engine_done_cb done, void *user,
                           uint64_t *id)
 {
-    job *j;
+    job *j = NULL;
     TRY(copy_request(r, &j));
     j->done = done;
     j->user = user;
