@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "attest/quote.h"
@@ -29,8 +30,89 @@ static const char *const FILES[F_COUNT] = {"root_key.pem",    "root_cert.pem", "
 struct fake_ca {
     p256_key pck_key;
     uint8_t root_pub[64];
-    buf chain_pem; /* PCK leaf ‖ PCK CA ‖ root, PEM, plus Intel's trailing NUL */
+    buf chain_pem;    /* PCK leaf ‖ PCK CA ‖ root, PEM, plus Intel's trailing NUL */
+    p256_key keys[3]; /* root, PCK CA, PCK: collateral (CRLs, TCB signing) is issued here */
+    x509_cert *certs[3];
 };
+
+/* ---- the PCK certificate's SGX extension (attestation.md §1.4) ---- */
+
+static err_t der_tlv(buf *b, uint8_t tag, const uint8_t *v, size_t n) {
+    TRY(buf_u8(b, tag));
+    if (n < 0x80) {
+        TRY(buf_u8(b, (uint8_t)n));
+    } else if (n < 0x100) {
+        TRY(buf_u8(b, 0x81));
+        TRY(buf_u8(b, (uint8_t)n));
+    } else {
+        TRY(buf_u8(b, 0x82));
+        TRY(buf_u16be(b, (uint16_t)n));
+    }
+    return buf_append(b, v, n);
+}
+
+/* SEQUENCE { OID 1.2.840.113741.1.13.1.<arcs>, value TLV } */
+static err_t sgx_entry(buf *out, const uint8_t *arcs, size_t narcs, uint8_t tag, const uint8_t *v,
+                       size_t n) {
+    static const uint8_t prefix[] = {0x2a, 0x86, 0x48, 0x86, 0xf8, 0x4d, 0x01, 0x0d, 0x01};
+    uint8_t oid[sizeof(prefix) + 2];
+    memcpy(oid, prefix, sizeof(prefix));
+    memcpy(oid + sizeof(prefix), arcs, narcs);
+    buf e;
+    buf_init(&e, 4096);
+    err_t r = der_tlv(&e, 0x06, oid, sizeof(prefix) + narcs);
+    if (r == ERR_OK) {
+        r = der_tlv(&e, tag, v, n);
+    }
+    if (r == ERR_OK) {
+        r = der_tlv(out, 0x30, e.data, e.len);
+    }
+    buf_free(&e);
+    return r;
+}
+
+static err_t build_sgx_ext(buf *out) {
+    buf seq;
+    buf tcb;
+    buf_init(&seq, 4096);
+    buf_init(&tcb, 4096);
+    static const uint8_t ppid[16] = {0};
+    err_t e = sgx_entry(&seq, (const uint8_t[]){1}, 1, 0x04, ppid, 16);
+    for (uint8_t i = 1; e == ERR_OK && i <= 16; i++) {
+        uint8_t svn = FAKE_PCK_COMP_SVN;
+        e = sgx_entry(&tcb, (const uint8_t[]){2, i}, 2, 0x02, &svn, 1);
+    }
+    if (e == ERR_OK) {
+        uint8_t pcesvn = FAKE_PCK_PCESVN;
+        e = sgx_entry(&tcb, (const uint8_t[]){2, 17}, 2, 0x02, &pcesvn, 1);
+    }
+    if (e == ERR_OK) {
+        uint8_t cpusvn[16];
+        memset(cpusvn, FAKE_PCK_COMP_SVN, sizeof(cpusvn));
+        e = sgx_entry(&tcb, (const uint8_t[]){2, 18}, 2, 0x04, cpusvn, 16);
+    }
+    if (e == ERR_OK) {
+        e = sgx_entry(&seq, (const uint8_t[]){2}, 1, 0x30, tcb.data, tcb.len);
+    }
+    if (e == ERR_OK) {
+        static const uint8_t pceid[2] = {0, 0};
+        e = sgx_entry(&seq, (const uint8_t[]){3}, 1, 0x04, pceid, 2);
+    }
+    if (e == ERR_OK) {
+        static const uint8_t fmspc[6] = FAKE_FMSPC_BYTES;
+        e = sgx_entry(&seq, (const uint8_t[]){4}, 1, 0x04, fmspc, 6);
+    }
+    if (e == ERR_OK) {
+        static const uint8_t type = 0;
+        e = sgx_entry(&seq, (const uint8_t[]){5}, 1, 0x0a, &type, 1);
+    }
+    if (e == ERR_OK) {
+        e = der_tlv(out, 0x30, seq.data, seq.len);
+    }
+    buf_free(&seq);
+    buf_free(&tcb);
+    return e;
+}
 
 static err_t path_join(char *out, size_t cap, const char *dir, const char *name) {
     if ((size_t)snprintf(out, cap, "%s/%s", dir, name) >= cap) {
@@ -58,8 +140,13 @@ static err_t material_generate(ca_material *m, int64_t now) {
     /* Intel's layout: root pathlen 1, PCK CA pathlen 0, PCK leaf end-entity. */
     static const int pathlen[3] = {1, 0, -1};
     const int64_t life[3] = {20 * (int64_t)YEAR, 20 * (int64_t)YEAR, 10 * (int64_t)YEAR};
-    for (int i = 0; i < 3; i++) {
-        TRY(p256_generate(&m->key[i]));
+    buf ext;
+    buf_init(&ext, 4096);
+    err_t e = build_sgx_ext(&ext);
+    for (int i = 0; i < 3 && e == ERR_OK; i++) {
+        if ((e = p256_generate(&m->key[i])) != ERR_OK) {
+            break;
+        }
         x509_issue_params p = {
             .cn = cns[i],
             .org = "COCOON development (not Intel)",
@@ -70,10 +157,16 @@ static err_t material_generate(ca_material *m, int64_t now) {
             .not_after = now + life[i],
             .ca = i < 2,
             .pathlen = pathlen[i],
+            /* Intel's SGX extension on the PCK leaf: FMSPC, PCE-ID and the TCB that the fake
+             * collateral's TCB info rates UpToDate. */
+            .ext_oid = i == 2 ? "1.2.840.113741.1.13.1" : NULL,
+            .ext_der = ext.data,
+            .ext_der_len = ext.len,
         };
-        TRY(x509_cert_issue(&p, &m->cert[i]));
+        e = x509_cert_issue(&p, &m->cert[i]);
     }
-    return ERR_OK;
+    buf_free(&ext);
+    return e;
 }
 
 static err_t write_file(const char *dir, const char *name, const buf *b, mode_t mode) {
@@ -234,6 +327,11 @@ static err_t ca_load(const char *dir, int64_t now, fake_ca *ca) {
     }
     ca->pck_key = keys[2];
     memcpy(ca->root_pub, keys[0].pub, 64);
+    for (int i = 0; i < 3; i++) {
+        ca->keys[i] = keys[i];
+        ca->certs[i] = certs[i];
+        certs[i] = NULL;
+    }
 out:
     x509_chain_free(ch);
     for (int i = 0; i < 3; i++) {
@@ -278,6 +376,10 @@ void fake_ca_free(fake_ca *ca) {
     if (ca) {
         buf_free(&ca->chain_pem);
         mem_wipe(&ca->pck_key, sizeof(ca->pck_key));
+        mem_wipe(ca->keys, sizeof(ca->keys));
+        for (int i = 0; i < 3; i++) {
+            x509_cert_free(ca->certs[i]);
+        }
         free(ca);
     }
 }
@@ -530,4 +632,222 @@ void fake_td_free(fake_td *td) {
         mem_wipe(&td->att_key, sizeof(td->att_key));
         free(td);
     }
+}
+
+/* ---- collateral ---- */
+
+#define COLL_LIFE (30 * (int64_t)DAY)
+
+static void fmt_time(int64_t t, char out[21]) {
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static err_t append_str(buf *b, const char *s) {
+    return buf_append(b, s, strlen(s));
+}
+
+static err_t components(buf *b, const char *key, int svn) {
+    char tmp[64];
+    snprintf(tmp, sizeof(tmp), "\"%s\":[", key);
+    TRY(append_str(b, tmp));
+    for (int i = 0; i < 16; i++) {
+        snprintf(tmp, sizeof(tmp), "%s{\"svn\":%d}", i ? "," : "", svn);
+        TRY(append_str(b, tmp));
+    }
+    return append_str(b, "]");
+}
+
+static const char ZERO96[] = "0000000000000000000000000000000000000000000000000000000000000000"
+                             "00000000000000000000000000000000";
+
+err_t fake_tcb_info_json(int64_t now, buf *out) {
+    char issue[21];
+    char next[21];
+    char tmp[512];
+    fmt_time(now - 3600, issue);
+    fmt_time(now - 3600 + COLL_LIFE, next);
+    snprintf(tmp, sizeof(tmp),
+             "{\"id\":\"TDX\",\"version\":3,\"issueDate\":\"%s\",\"nextUpdate\":\"%s\","
+             "\"fmspc\":\"%s\",\"pceId\":\"0000\",\"tcbType\":0,\"tcbEvaluationDataNumber\":17,"
+             "\"tdxModule\":{\"mrsigner\":\"%s\",\"attributes\":\"0000000000000000\","
+             "\"attributesMask\":\"FFFFFFFFFFFFFFFF\"},\"tdxModuleIdentities\":[",
+             issue, next, FAKE_FMSPC_HEX, ZERO96);
+    TRY(append_str(out, tmp));
+    for (int i = 1; i <= 3; i++) {
+        snprintf(tmp, sizeof(tmp),
+                 "%s{\"id\":\"TDX_%02d\",\"mrsigner\":\"%s\",\"attributes\":\"0000000000000000\","
+                 "\"attributesMask\":\"FFFFFFFFFFFFFFFF\",\"tcbLevels\":[{\"tcb\":{\"isvsvn\":0},"
+                 "\"tcbDate\":\"2025-01-01T00:00:00Z\",\"tcbStatus\":\"UpToDate\"}]}",
+                 i > 1 ? "," : "", i, ZERO96);
+        TRY(append_str(out, tmp));
+    }
+    TRY(append_str(out, "],\"tcbLevels\":[{\"tcb\":{"));
+    TRY(components(out, "sgxtcbcomponents", FAKE_PCK_COMP_SVN));
+    snprintf(tmp, sizeof(tmp), ",\"pcesvn\":%d,", FAKE_PCK_PCESVN);
+    TRY(append_str(out, tmp));
+    TRY(components(out, "tdxtcbcomponents", 0));
+    TRY(append_str(out, "},\"tcbDate\":\"2025-01-01T00:00:00Z\",\"tcbStatus\":\"UpToDate\"},"
+                        "{\"tcb\":{"));
+    TRY(components(out, "sgxtcbcomponents", 1));
+    TRY(append_str(out, ",\"pcesvn\":5,"));
+    TRY(components(out, "tdxtcbcomponents", 0));
+    return append_str(out, "},\"tcbDate\":\"2024-01-01T00:00:00Z\",\"tcbStatus\":\"OutOfDate\","
+                           "\"advisoryIDs\":[\"INTEL-SA-00000\"]}]}");
+}
+
+err_t fake_qe_identity_json(int64_t now, buf *out) {
+    char issue[21];
+    char next[21];
+    uint8_t mrsigner[32];
+    char hex[65];
+    char tmp[1024];
+    fmt_time(now - 3600, issue);
+    fmt_time(now - 3600 + COLL_LIFE, next);
+    sha256("COCOON fake TD-QE MRSIGNER", 26, mrsigner); /* as build_qe_report */
+    hex_encode(mrsigner, 32, hex);
+    snprintf(tmp, sizeof(tmp),
+             "{\"id\":\"TD_QE\",\"version\":2,\"issueDate\":\"%s\",\"nextUpdate\":\"%s\","
+             "\"tcbEvaluationDataNumber\":17,\"miscselect\":\"00000000\",\"miscselectMask\":"
+             "\"FFFFFFFF\",\"attributes\":\"11000000000000000000000000000000\",\"attributesMask\":"
+             "\"FBFFFFFFFFFFFFFF0000000000000000\",\"mrsigner\":\"%s\",\"isvprodid\":2,"
+             "\"tcbLevels\":[{\"tcb\":{\"isvsvn\":4},\"tcbDate\":\"2025-01-01T00:00:00Z\","
+             "\"tcbStatus\":\"UpToDate\"},{\"tcb\":{\"isvsvn\":1},\"tcbDate\":"
+             "\"2023-01-01T00:00:00Z\",\"tcbStatus\":\"OutOfDate\"}]}",
+             issue, next, hex);
+    return append_str(out, tmp);
+}
+
+static err_t json_set_hex(json_t *o, const char *k, const uint8_t *d, size_t n) {
+    char *h = malloc(2 * n + 1);
+    if (!h) {
+        return err_fail(ERR_NOMEM, "hex");
+    }
+    hex_encode(d, n, h);
+    int rc = json_object_set_new(o, k, json_string(h));
+    free(h);
+    return rc == 0 ? ERR_OK : err_fail(ERR_NOMEM, "json");
+}
+
+static err_t json_set_buf(json_t *o, const char *k, const buf *b) {
+    json_t *s = json_stringn((const char *)b->data, b->len);
+    return s && json_object_set_new(o, k, s) == 0 ? ERR_OK : err_fail(ERR_INTERNAL, "json %s", k);
+}
+
+static err_t crl_hex(json_t *o, const char *k, const x509_crl_issue_params *p) {
+    x509_crl *crl = NULL;
+    buf der;
+    buf_init(&der, (size_t)1 << 20);
+    err_t e = x509_crl_issue(p, &crl);
+    if (e == ERR_OK) {
+        e = x509_crl_to_der(crl, &der);
+    }
+    if (e == ERR_OK) {
+        e = json_set_hex(o, k, der.data, der.len);
+    }
+    x509_crl_free(crl);
+    buf_free(&der);
+    return e;
+}
+
+err_t fake_ca_collateral(const fake_ca *ca, int64_t now, const fake_collateral_opts *opts,
+                         buf *out) {
+    static const fake_collateral_opts none = {0};
+    const fake_collateral_opts *o = opts ? opts : &none;
+    p256_key signer;
+    x509_cert *signer_cert = NULL;
+    buf tcb;
+    buf qe;
+    buf pem;
+    buf_init(&tcb, (size_t)256 << 10);
+    buf_init(&qe, (size_t)256 << 10);
+    buf_init(&pem, (size_t)64 << 10);
+    json_t *j = json_object();
+    char *text = NULL;
+    err_t e = j ? p256_generate(&signer) : err_fail(ERR_NOMEM, "json");
+    if (e == ERR_OK) {
+        x509_issue_params p = {
+            .cn = FAKE_CA_TCB_SIGNING_CN,
+            .org = "COCOON development (not Intel)",
+            .subject_pub = signer.pub,
+            .issuer = ca->certs[0],
+            .issuer_key = &ca->keys[0],
+            .not_before = now - DAY,
+            .not_after = now + 7 * (int64_t)YEAR,
+            .ca = false,
+            .pathlen = -1,
+        };
+        e = x509_cert_issue(&p, &signer_cert);
+    }
+    /* TCB info and QE identity: signatures over the exact bytes, as Intel signs them. */
+    if (e == ERR_OK) {
+        e = o->tcb_info ? append_str(&tcb, o->tcb_info) : fake_tcb_info_json(now, &tcb);
+    }
+    if (e == ERR_OK) {
+        e = o->qe_identity ? append_str(&qe, o->qe_identity) : fake_qe_identity_json(now, &qe);
+    }
+    uint8_t sig[64];
+    if (e == ERR_OK && (e = json_set_buf(j, "tcb_info", &tcb)) == ERR_OK &&
+        (e = p256_sign(&signer, tcb.data, tcb.len, sig)) == ERR_OK) {
+        e = json_set_hex(j, "tcb_info_signature", sig, 64);
+    }
+    if (e == ERR_OK && (e = json_set_buf(j, "qe_identity", &qe)) == ERR_OK &&
+        (e = p256_sign(&signer, qe.data, qe.len, sig)) == ERR_OK) {
+        e = json_set_hex(j, "qe_identity_signature", sig, 64);
+    }
+    if (e == ERR_OK && (e = x509_cert_to_pem(signer_cert, &pem)) == ERR_OK &&
+        (e = x509_cert_to_pem(ca->certs[0], &pem)) == ERR_OK &&
+        (e = json_set_buf(j, "tcb_info_issuer_chain", &pem)) == ERR_OK) {
+        e = json_set_buf(j, "qe_identity_issuer_chain", &pem);
+    }
+    buf_reset(&pem);
+    if (e == ERR_OK && (e = x509_cert_to_pem(ca->certs[1], &pem)) == ERR_OK &&
+        (e = x509_cert_to_pem(ca->certs[0], &pem)) == ERR_OK) {
+        e = json_set_buf(j, "pck_crl_issuer_chain", &pem);
+    }
+    int64_t tu = o->crl_this_update ? o->crl_this_update : now - 3600;
+    int64_t nu = o->crl_next_update ? o->crl_next_update : now - 3600 + COLL_LIFE;
+    const x509_cert *root_revoked[2];
+    size_t nroot_revoked = 0;
+    if (o->revoke_pck_ca) {
+        root_revoked[nroot_revoked++] = ca->certs[1];
+    }
+    if (o->revoke_tcb_signer) {
+        root_revoked[nroot_revoked++] = signer_cert;
+    }
+    if (e == ERR_OK) {
+        x509_crl_issue_params p = {.issuer = ca->certs[0],
+                                   .issuer_key = &ca->keys[0],
+                                   .this_update = tu,
+                                   .next_update = nu,
+                                   .revoked = root_revoked,
+                                   .nrevoked = nroot_revoked};
+        e = crl_hex(j, "root_ca_crl", &p);
+    }
+    if (e == ERR_OK) {
+        const x509_cert *pck[1] = {ca->certs[2]};
+        x509_crl_issue_params p = {.issuer = ca->certs[1],
+                                   .issuer_key = &ca->keys[1],
+                                   .this_update = tu,
+                                   .next_update = nu,
+                                   .revoked = pck,
+                                   .nrevoked = o->revoke_pck ? 1 : 0};
+        e = crl_hex(j, "pck_crl", &p);
+    }
+    if (e == ERR_OK && !(text = json_dumps(j, JSON_INDENT(2)))) {
+        e = err_fail(ERR_NOMEM, "json");
+    }
+    if (e == ERR_OK) {
+        e = append_str(out, text);
+    }
+    free(text);
+    json_decref(j);
+    x509_cert_free(signer_cert);
+    mem_wipe(&signer, sizeof(signer));
+    buf_free(&tcb);
+    buf_free(&qe);
+    buf_free(&pem);
+    return e;
 }

@@ -16,6 +16,7 @@
 #ifndef COCOON_ATTEST_FAKE_H
 #define COCOON_ATTEST_FAKE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,6 +26,15 @@
 #define FAKE_CA_ROOT_CN "COCOON Fake SGX Root CA"
 #define FAKE_CA_PCK_CA_CN "COCOON Fake SGX PCK Platform CA"
 #define FAKE_CA_PCK_CN "COCOON Fake SGX PCK Certificate"
+#define FAKE_CA_TCB_SIGNING_CN "COCOON Fake SGX TCB Signing"
+
+/* What the fake PCK certificate's SGX extension says (attestation.md §1.4): FMSPC c0c0a0000000,
+ * PCE-ID 0000, every SGX TCB component SVN 2, PCESVN 13. */
+#define FAKE_FMSPC_HEX "C0C0A0000000"
+#define FAKE_FMSPC_BYTES                                                                           \
+    { 0xc0, 0xc0, 0xa0, 0x00, 0x00, 0x00 }
+#define FAKE_PCK_COMP_SVN 2
+#define FAKE_PCK_PCESVN 13
 
 typedef struct fake_ca fake_ca;
 
@@ -63,6 +73,33 @@ void fake_td_config_default(fake_td_config *c);
 MUST_CHECK err_t fake_td_config_parse(const char *json, size_t len, fake_td_config *c);
 /* The same from a file (at most 64 KiB). */
 MUST_CHECK err_t fake_td_config_load(const char *path, fake_td_config *c);
+
+/* ---- collateral for fake quotes ----
+ *
+ * The fake CA also issues what Intel's PCS would serve (attestation.md §1.7), so fake quotes go
+ * through the same full evaluation (dcap.h): a TCB Signing certificate issued by the fake root,
+ * TCB info / QE identity signed by it over their raw bytes, a root CA CRL and a PCK CA CRL.
+ * The result is dcap-qvl's collateral JSON (collateral_from_json reads it). */
+typedef struct {
+    const char *tcb_info;    /* raw tcbInfo JSON to sign; NULL: fake_tcb_info_json's */
+    const char *qe_identity; /* raw enclaveIdentity JSON; NULL: fake_qe_identity_json's */
+    bool revoke_pck;         /* list the PCK certificate in the PCK CA CRL */
+    bool revoke_pck_ca;      /* list the PCK CA in the root CA CRL */
+    bool revoke_tcb_signer;  /* list the TCB Signing certificate in the root CA CRL */
+    int64_t crl_this_update; /* 0: now - 1 hour */
+    int64_t crl_next_update; /* 0: now + 30 days */
+} fake_collateral_opts;
+
+/* The default TCB info for fake quotes: issueDate now-1h, nextUpdate now+30d, FMSPC/PCE-ID of
+ * the fake PCK certificate, level 0 (SGX comps 2, PCESVN 13, TDX comps 0) UpToDate, level 1
+ * (1, 5, 0) OutOfDate with advisory INTEL-SA-00000, tdxModule with a zero MRSIGNER and
+ * identities TDX_01..TDX_03 (isvsvn 0 UpToDate). Appended to out. */
+MUST_CHECK err_t fake_tcb_info_json(int64_t now, buf *out);
+/* The default TD_QE identity matching fake_td's QE report (ISVSVN 4 UpToDate). */
+MUST_CHECK err_t fake_qe_identity_json(int64_t now, buf *out);
+/* Issues a collateral set at `now` (opts may be NULL) and appends its JSON to out. */
+MUST_CHECK err_t fake_ca_collateral(const fake_ca *ca, int64_t now,
+                                    const fake_collateral_opts *opts, buf *out);
 
 typedef struct fake_td fake_td;
 

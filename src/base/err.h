@@ -81,6 +81,17 @@ typedef enum {
     X(PEER_NOT_VERIFIED, ATTEST, "peer attestation has not been verified")                         \
     X(PROVIDER, ATTEST, "quote provider failed")                                                   \
     X(GENERATION_RACE, ATTEST, "configfs-tsm generation changed: concurrent quote request")        \
+    X(COLLATERAL_FORMAT, ATTEST, "malformed attestation collateral")                               \
+    X(COLLATERAL_SIG, ATTEST, "collateral signature does not verify")                              \
+    X(COLLATERAL_EXPIRED, ATTEST, "collateral is expired or not yet valid")                        \
+    X(COLLATERAL_MISMATCH, ATTEST, "collateral does not belong to this quote")                     \
+    X(CERT_REVOKED, ATTEST, "certificate is revoked")                                              \
+    X(CRL_INVALID, ATTEST, "certificate revocation list is missing, invalid or expired")           \
+    X(QE_IDENTITY, ATTEST, "QE report does not match the QE identity")                             \
+    X(TDX_MODULE, ATTEST, "TDX module identity does not match")                                    \
+    X(TCB_NOT_SUPPORTED, ATTEST, "no matching TCB level")                                          \
+    X(TCB_STATUS, ATTEST, "TCB status not accepted by policy")                                     \
+    X(EVENTLOG, ATTEST, "event log is malformed or does not replay to the quote")                  \
     /* crypto */                                                                                   \
     X(CRYPTO, CRYPTO, "cryptographic operation failed")                                            \
     X(BAD_SIGNATURE, CRYPTO, "signature does not verify")                                          \

@@ -14,6 +14,7 @@
 #include <openssl/x509v3.h>
 #include <string.h>
 
+#include "hash.h"
 #include "rand.h"
 
 #define X509_BUNDLE_MAX ((size_t)64 << 10)
@@ -335,8 +336,14 @@ static long pinned_index(const x509_cert *c, const uint8_t (*roots)[64], size_t 
     return -1;
 }
 
-err_t x509_chain_verify_pinned(const x509_chain *ch, const uint8_t (*roots)[64], size_t nroots,
-                               int64_t now, size_t *root_index) {
+struct x509_crl {
+    X509_CRL *c;
+    uint8_t fp[32];
+};
+
+static err_t verify_pinned(const x509_chain *ch, const uint8_t (*roots)[64], size_t nroots,
+                           const x509_crl *const *crls, size_t ncrls, int64_t now,
+                           size_t *root_index) {
     const x509_cert *leaf = x509_chain_leaf(ch);
     if (!leaf) {
         return err_fail(ERR_CERT_FORMAT, "bundle has no unique end-entity certificate");
@@ -345,6 +352,7 @@ err_t x509_chain_verify_pinned(const x509_chain *ch, const uint8_t (*roots)[64],
     X509_STORE *store = X509_STORE_new();
     STACK_OF(X509) *untrusted = sk_X509_new_null();
     X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    STACK_OF(X509_CRL) *crl_stack = NULL;
     if (!store || !untrusted || !ctx) {
         e = ossl_fail(ERR_NOMEM, "X509 store");
         goto out;
@@ -377,16 +385,47 @@ err_t x509_chain_verify_pinned(const x509_chain *ch, const uint8_t (*roots)[64],
         e = ossl_fail(ERR_CRYPTO, "X509_STORE_CTX_init");
         goto out;
     }
+    unsigned long flags = X509_V_FLAG_X509_STRICT | X509_V_FLAG_CHECK_SS_SIGNATURE;
+    if (crls) {
+        /* attestation.md §1.7: PCK (or TCB signing) cert against its CA's CRL, the CA and the
+         * root itself against the root CA CRL. CRL_CHECK_ALL covers the whole path. */
+        STACK_OF(X509_CRL) *sk = sk_X509_CRL_new_null();
+        for (size_t i = 0; sk && i < ncrls; i++) {
+            if (!sk_X509_CRL_push(sk, crls[i]->c)) {
+                sk_X509_CRL_free(sk);
+                sk = NULL;
+            }
+        }
+        if (!sk) {
+            e = ossl_fail(ERR_NOMEM, "CRL stack");
+            goto out;
+        }
+        X509_STORE_CTX_set0_crls(ctx, sk);
+        crl_stack = sk;
+        flags |= X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL;
+    }
     X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(ctx);
     X509_VERIFY_PARAM_set_time(param, (time_t)now);
-    X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_X509_STRICT | X509_V_FLAG_CHECK_SS_SIGNATURE);
+    X509_VERIFY_PARAM_set_flags(param, flags);
     X509_VERIFY_PARAM_set_depth(param, X509_CHAIN_MAX_CERTS);
     if (X509_verify_cert(ctx) != 1) {
         int v = X509_STORE_CTX_get_error(ctx);
         int depth = X509_STORE_CTX_get_error_depth(ctx);
         const char *msg = X509_verify_cert_error_string(v);
         ERR_clear_error();
-        if (v == X509_V_ERR_CERT_HAS_EXPIRED) {
+        if (v == X509_V_ERR_CERT_REVOKED) {
+            e = err_fail(ERR_CERT_REVOKED, "certificate at depth %d: %s", depth, msg);
+        } else if (v == X509_V_ERR_CRL_HAS_EXPIRED || v == X509_V_ERR_CRL_NOT_YET_VALID) {
+            e = err_fail(ERR_COLLATERAL_EXPIRED, "CRL for depth %d: %s", depth, msg);
+        } else if (v == X509_V_ERR_UNABLE_TO_GET_CRL || v == X509_V_ERR_CRL_SIGNATURE_FAILURE ||
+                   v == X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER ||
+                   v == X509_V_ERR_UNABLE_TO_DECRYPT_CRL_SIGNATURE ||
+                   v == X509_V_ERR_ERROR_IN_CRL_LAST_UPDATE_FIELD ||
+                   v == X509_V_ERR_ERROR_IN_CRL_NEXT_UPDATE_FIELD ||
+                   v == X509_V_ERR_KEYUSAGE_NO_CRL_SIGN || v == X509_V_ERR_DIFFERENT_CRL_SCOPE ||
+                   v == X509_V_ERR_CRL_PATH_VALIDATION_ERROR) {
+            e = err_fail(ERR_CRL_INVALID, "CRL for depth %d: %s", depth, msg);
+        } else if (v == X509_V_ERR_CERT_HAS_EXPIRED) {
             e = err_fail(ERR_CERT_EXPIRED, "certificate at depth %d: %s", depth, msg);
         } else if (v == X509_V_ERR_CERT_NOT_YET_VALID) {
             e = err_fail(ERR_CERT_NOT_YET_VALID, "certificate at depth %d: %s", depth, msg);
@@ -409,8 +448,174 @@ err_t x509_chain_verify_pinned(const x509_chain *ch, const uint8_t (*roots)[64],
     }
 out:
     X509_STORE_CTX_free(ctx);
+    sk_X509_CRL_free(crl_stack); /* the CRLs themselves belong to the caller */
     sk_X509_free(untrusted);
     X509_STORE_free(store);
+    return e;
+}
+
+err_t x509_chain_verify_pinned(const x509_chain *ch, const uint8_t (*roots)[64], size_t nroots,
+                               int64_t now, size_t *root_index) {
+    return verify_pinned(ch, roots, nroots, NULL, 0, now, root_index);
+}
+
+err_t x509_chain_verify_pinned_crl(const x509_chain *ch, const uint8_t (*roots)[64], size_t nroots,
+                                   const x509_crl *const *crls, size_t ncrls, int64_t now,
+                                   size_t *root_index) {
+    static const x509_crl *const none[1] = {NULL};
+    return verify_pinned(ch, roots, nroots, ncrls ? crls : none, ncrls, now, root_index);
+}
+
+/* ---- CRLs ---- */
+
+#define X509_CRL_MAX ((size_t)1 << 20)
+
+static err_t crl_wrap(X509_CRL *c, x509_crl **out) {
+    x509_crl *r = calloc(1, sizeof(*r));
+    unsigned char *der = NULL;
+    int n = r ? i2d_X509_CRL(c, &der) : -1;
+    if (!r || n <= 0) {
+        free(r);
+        X509_CRL_free(c);
+        OPENSSL_free(der);
+        return ossl_fail(ERR_NOMEM, "x509_crl");
+    }
+    r->c = c;
+    sha256(der, (size_t)n, r->fp);
+    OPENSSL_free(der);
+    *out = r;
+    return ERR_OK;
+}
+
+err_t x509_crl_parse(const void *data, size_t len, x509_crl **out) {
+    *out = NULL;
+    if (len > X509_CRL_MAX) {
+        return err_fail(ERR_TOO_LARGE, "CRL of %zu bytes", len);
+    }
+    const uint8_t *p = data;
+    X509_CRL *c = NULL;
+    if (len > 0 && p[0] == 0x30) {
+        const unsigned char *q = p;
+        c = d2i_X509_CRL(NULL, &q, (long)len);
+        if (c && q != p + len) {
+            X509_CRL_free(c);
+            ERR_clear_error();
+            return err_fail(ERR_CRL_INVALID, "%zu bytes after the DER CRL", (size_t)(p + len - q));
+        }
+    } else if (len > 0) {
+        BIO *b = BIO_new_mem_buf(p, (int)len);
+        c = b ? PEM_read_bio_X509_CRL(b, NULL, NULL, NULL) : NULL;
+        BIO_free(b);
+    }
+    if (!c) {
+        return ossl_fail(ERR_CRL_INVALID, "not a CRL");
+    }
+    return crl_wrap(c, out);
+}
+
+static err_t asn1_time_unix(const ASN1_TIME *t, int64_t *out) {
+    struct tm tm;
+    if (!t || ASN1_TIME_to_tm(t, &tm) != 1) {
+        ERR_clear_error();
+        return err_fail(ERR_CRL_INVALID, "bad or missing CRL time");
+    }
+    *out = (int64_t)timegm(&tm);
+    return ERR_OK;
+}
+
+err_t x509_crl_times(const x509_crl *c, int64_t *this_update, int64_t *next_update) {
+    TRY(asn1_time_unix(X509_CRL_get0_lastUpdate(c->c), this_update));
+    return asn1_time_unix(X509_CRL_get0_nextUpdate(c->c), next_update);
+}
+
+void x509_crl_fingerprint(const x509_crl *c, uint8_t out[32]) {
+    memcpy(out, c->fp, 32);
+}
+
+err_t x509_crl_to_der(const x509_crl *c, buf *out) {
+    unsigned char *der = NULL;
+    int n = i2d_X509_CRL(c->c, &der);
+    if (n <= 0) {
+        return ossl_fail(ERR_CRYPTO, "CRL encoding");
+    }
+    err_t e = buf_append(out, der, (size_t)n);
+    OPENSSL_free(der);
+    return e;
+}
+
+void x509_crl_free(x509_crl *c) {
+    if (c) {
+        X509_CRL_free(c->c);
+        free(c);
+    }
+}
+
+err_t x509_cert_ext_value(const x509_cert *c, const char *oid, buf *out) {
+    ASN1_OBJECT *obj = OBJ_txt2obj(oid, 1);
+    if (!obj) {
+        return ossl_fail(ERR_INTERNAL, "bad OID text");
+    }
+    int idx = X509_get_ext_by_OBJ(c->x, obj, -1);
+    int again = idx >= 0 ? X509_get_ext_by_OBJ(c->x, obj, idx) : -1;
+    ASN1_OBJECT_free(obj);
+    if (idx < 0) {
+        return err_fail(ERR_NOT_FOUND, "no extension %s", oid);
+    }
+    if (again >= 0) {
+        return err_fail(ERR_CERT_FORMAT, "extension %s appears twice", oid);
+    }
+    const ASN1_OCTET_STRING *v = X509_EXTENSION_get_data(X509_get_ext(c->x, idx));
+    return buf_append(out, ASN1_STRING_get0_data(v), (size_t)ASN1_STRING_length(v));
+}
+
+err_t x509_cert_to_der(const x509_cert *c, buf *out) {
+    unsigned char *der = NULL;
+    int n = i2d_X509(c->x, &der);
+    if (n <= 0) {
+        return ossl_fail(ERR_CRYPTO, "certificate encoding");
+    }
+    err_t e = buf_append(out, der, (size_t)n);
+    OPENSSL_free(der);
+    return e;
+}
+
+err_t x509_crl_issue(const x509_crl_issue_params *p, x509_crl **out) {
+    *out = NULL;
+    err_t e = ERR_OK;
+    EVP_PKEY *iss = p256_pkey(p->issuer_key->pub, p->issuer_key->priv);
+    X509_CRL *c = X509_CRL_new();
+    ASN1_TIME *tu = ASN1_TIME_set(NULL, (time_t)p->this_update);
+    ASN1_TIME *nu = ASN1_TIME_set(NULL, (time_t)p->next_update);
+    if (!iss) {
+        e = err_fail(ERR_BAD_KEY, "invalid CRL issuer key");
+        goto out;
+    }
+    if (!c || !tu || !nu || X509_CRL_set_version(c, 1) != 1 ||
+        X509_CRL_set_issuer_name(c, X509_get_subject_name(p->issuer->x)) != 1 ||
+        X509_CRL_set1_lastUpdate(c, tu) != 1 || X509_CRL_set1_nextUpdate(c, nu) != 1) {
+        e = ossl_fail(ERR_CRYPTO, "building a CRL");
+        goto out;
+    }
+    for (size_t i = 0; i < p->nrevoked; i++) {
+        X509_REVOKED *r = X509_REVOKED_new();
+        if (!r || X509_REVOKED_set_serialNumber(r, X509_get_serialNumber(p->revoked[i]->x)) != 1 ||
+            X509_REVOKED_set_revocationDate(r, tu) != 1 || X509_CRL_add0_revoked(c, r) != 1) {
+            X509_REVOKED_free(r);
+            e = ossl_fail(ERR_CRYPTO, "revoked entry");
+            goto out;
+        }
+    }
+    if (X509_CRL_sort(c) != 1 || X509_CRL_sign(c, iss, EVP_sha256()) <= 0) {
+        e = ossl_fail(ERR_CRYPTO, "signing a CRL");
+        goto out;
+    }
+    e = crl_wrap(c, out);
+    c = NULL;
+out:
+    X509_CRL_free(c);
+    ASN1_TIME_free(tu);
+    ASN1_TIME_free(nu);
+    EVP_PKEY_free(iss);
     return e;
 }
 

@@ -59,6 +59,50 @@ MUST_CHECK err_t x509_chain_verify_pinned(const x509_chain *ch, const uint8_t (*
                                           size_t nroots, int64_t now, size_t *root_index);
 void x509_chain_free(x509_chain *ch);
 
+/* ---- certificate revocation lists (DCAP collateral: Intel root CA CRL, PCK CA CRL) ---- */
+
+typedef struct x509_crl x509_crl;
+
+/* One CRL, DER or PEM ("X509 CRL"), at most 1 MiB (Intel's PCK CRLs are a few KiB).
+ * ERR_CRL_INVALID if it does not decode, ERR_TOO_LARGE above the limit. */
+MUST_CHECK err_t x509_crl_parse(const void *data, size_t len, x509_crl **out);
+/* thisUpdate / nextUpdate in Unix seconds; ERR_CRL_INVALID when nextUpdate is absent (Intel's
+ * CRLs always carry it and DCAP treats it as the CRL's expiry). */
+MUST_CHECK err_t x509_crl_times(const x509_crl *c, int64_t *this_update, int64_t *next_update);
+/* SHA-256 of the CRL's DER encoding (identifies it in caches). */
+void x509_crl_fingerprint(const x509_crl *c, uint8_t out[32]);
+/* The DER encoding, appended to out. */
+MUST_CHECK err_t x509_crl_to_der(const x509_crl *c, buf *out);
+void x509_crl_free(x509_crl *c);
+
+/* x509_chain_verify_pinned plus revocation: every certificate of the path (the pinned root
+ * included, as Intel QVL does) must be covered by a CRL from crls[] issued and signed by its
+ * issuer, valid at `now`, that does not list it (X509_V_FLAG_CRL_CHECK_ALL).
+ * Extra errors: ERR_CERT_REVOKED, ERR_CRL_INVALID (no CRL for a certificate, bad CRL
+ * signature), ERR_COLLATERAL_EXPIRED (a CRL past its nextUpdate or before its thisUpdate). */
+MUST_CHECK err_t x509_chain_verify_pinned_crl(const x509_chain *ch, const uint8_t (*roots)[64],
+                                              size_t nroots, const x509_crl *const *crls,
+                                              size_t ncrls, int64_t now, size_t *root_index);
+
+/* The raw value (contents of the extnValue OCTET STRING) of the extension with the dotted
+ * OID `oid`, appended to out. ERR_NOT_FOUND if absent, ERR_CERT_FORMAT if present twice. */
+MUST_CHECK err_t x509_cert_ext_value(const x509_cert *c, const char *oid, buf *out);
+/* The DER encoding of a certificate, appended to out. */
+MUST_CHECK err_t x509_cert_to_der(const x509_cert *c, buf *out);
+
+/* Issues a CRL signed by issuer_key (whose certificate is `issuer`) listing the serial numbers
+ * of revoked[0..nrevoked) (fake CA collateral and tests). */
+typedef struct {
+    const x509_cert *issuer;
+    const p256_key *issuer_key;
+    int64_t this_update;
+    int64_t next_update;
+    const x509_cert *const *revoked;
+    size_t nrevoked;
+} x509_crl_issue_params;
+
+MUST_CHECK err_t x509_crl_issue(const x509_crl_issue_params *p, x509_crl **out);
+
 /* Issuing certificates (fake CA). Serial: 16 random bytes. Extensions: basicConstraints
  * (critical), keyUsage (critical: keyCertSign+cRLSign for a CA, digitalSignature+
  * nonRepudiation otherwise), subjectKeyIdentifier, authorityKeyIdentifier, and an optional
