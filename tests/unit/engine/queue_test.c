@@ -97,13 +97,13 @@ static void test_requests_complete(void **state)
     result res[6];
     for (int i = 0; i < 6; i++) {
         init(&res[i], q);
-        char buf[64];
-        snprintf(buf, sizeof(buf), "Tell me a fortune about computers.");
-        engine_request r = request(&res[i], buf);
+        char content[64];
+        snprintf(content, sizeof(content), "Tell me a fortune about computers.");
+        engine_request r = request(&res[i], content);
         uint64_t id;
         assert_int_equal(engine_queue_submit(q, &r, on_done, &res[i], &id), ERR_OK);
         assert_int_equal(id, (uint64_t)i + 1);
-        memset(buf, 'x', sizeof(buf) - 1);
+        memset(content, 'x', sizeof(content) - 1);
     }
     for (int i = 0; i < 6; i++) {
         wait_done(&res[i]);
