@@ -1,0 +1,128 @@
+/* cocoon proxy: the proxy daemon (src/proxy/proxy.h).
+ *   --registry FILE --worker-listen H:P --client-listen H:P [--difficulty N] [--max-attempts N]
+ *   [--ready-file FILE] [--config FILE.json] [--provider fake|tdx|none] [--fake-ca DIR]
+ *   [--fake-config FILE] [--test]
+ * Workers must present a TD quote (image hash in the registry); clients need not. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "commands.h"
+#include "node.h"
+#include "proxy/proxy.h"
+#include "util.h"
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: cocoon proxy --registry FILE [--worker-listen HOST:PORT]\n"
+               "         [--client-listen HOST:PORT] [--difficulty N] [--max-attempts N]\n"
+               "         [--max-client-active N] [--ready-file FILE] [--config FILE.json]\n"
+               "         [--provider fake|tdx|none] [--fake-ca DIR] [--fake-config FILE] [--test]\n"
+               "The ready file gets \"WORKER_PORT CLIENT_PORT\" once both ports listen.\n");
+}
+
+static void stop(void *arg) {
+    proxy **p = arg;
+    proxy_free(*p);
+    *p = NULL;
+}
+
+static bool stopped(void *arg) {
+    (void)arg;
+    return true;
+}
+
+int cmd_proxy(int argc, char **argv) {
+    if (node_expand_config("proxy", &argc, &argv) != 0) {
+        return 2;
+    }
+    static const struct option opts[] = {{"registry", required_argument, NULL, 0},
+                                         {"ready-file", required_argument, NULL, 0},
+                                         {"provider", required_argument, NULL, 0},
+                                         {"fake-ca", required_argument, NULL, 0},
+                                         {"fake-config", required_argument, NULL, 0},
+                                         {"worker-listen", required_argument, NULL, 0},
+                                         {"client-listen", required_argument, NULL, 0},
+                                         {"difficulty", required_argument, NULL, 0},
+                                         {"max-attempts", required_argument, NULL, 0},
+                                         {"max-client-active", required_argument, NULL, 0},
+                                         {"test", no_argument, NULL, 0},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    node_opts no;
+    node_opts_init(&no, "proxy");
+    proxy_config pc;
+    proxy_config_init(&pc);
+    int c, idx;
+    long v;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "", opts, &idx)) != -1) {
+        if (c == 'h') {
+            usage(stdout);
+            return 0;
+        }
+        if (c != 0) {
+            usage(stderr);
+            return 2;
+        }
+        const char *name = opts[idx].name;
+        int r = node_opt(&no, name, optarg);
+        if (r < 0) {
+            fprintf(stderr, "cocoon proxy: bad --%s\n", name);
+            return 2;
+        }
+        if (r == 1) {
+            continue;
+        }
+        if (strcmp(name, "worker-listen") == 0) {
+            pc.worker_listen = optarg;
+        } else if (strcmp(name, "client-listen") == 0) {
+            pc.client_listen = optarg;
+        } else if (strcmp(name, "test") == 0) {
+            pc.is_test = true;
+        } else if (strcmp(name, "difficulty") == 0 && cli_parse_long(optarg, 0, 32, &v)) {
+            pc.pow_difficulty = (int)v;
+        } else if (strcmp(name, "max-attempts") == 0 && cli_parse_long(optarg, 1, 8, &v)) {
+            pc.max_attempts = (int)v;
+        } else if (strcmp(name, "max-client-active") == 0 &&
+                   cli_parse_long(optarg, 1, 100000, &v)) {
+            pc.max_client_active = (int32_t)v;
+        } else {
+            fprintf(stderr, "cocoon proxy: bad --%s\n", name);
+            return 2;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    node n;
+    proxy *p = NULL;
+    err_t e = node_open(&n, &no);
+    if (e == ERR_OK) {
+        e = node_ctx(&n, RATLS_SERVER, true, &pc.worker_tls);
+    }
+    if (e == ERR_OK) {
+        e = node_ctx(&n, RATLS_SERVER, false, &pc.client_tls);
+    }
+    if (e == ERR_OK) {
+        pc.reg = n.reg;
+        pc.public_key = cert_rotor_identity(n.rotor)->key.pub;
+        e = proxy_new(n.loop, &pc, &p);
+    }
+    if (e == ERR_OK) {
+        char ready[64];
+        snprintf(ready, sizeof(ready), "%u %u\n", proxy_worker_port(p), proxy_client_port(p));
+        printf("worker_port: %u\nclient_port: %u\n", proxy_worker_port(p), proxy_client_port(p));
+        fflush(stdout);
+        LOGI("proxy", "listening: workers on port %u, clients on port %u", proxy_worker_port(p),
+             proxy_client_port(p));
+        e = node_ready(&no, ready);
+    }
+    if (e == ERR_OK) {
+        e = node_run(&n, stop, stopped, NULL, &p);
+    }
+    proxy_free(p);
+    node_close(&n);
+    return e == ERR_OK ? 0 : cli_fail("proxy", e, "proxy");
+}

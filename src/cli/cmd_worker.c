@@ -1,0 +1,134 @@
+/* cocoon worker: the worker daemon (src/worker/worker.h).
+ *   --registry FILE --model NAME[@COMMIT:VERITY] --upstream http://HOST:PORT[/v1]
+ *   [--coefficient N] [--max-active N] [--max-tokens N] [--owner ADDR] [--test]
+ *   [--ready-file FILE] [--config FILE.json] [--provider fake|tdx|none] [--fake-ca DIR]
+ *   [--fake-config FILE] */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "commands.h"
+#include "node.h"
+#include "util.h"
+#include "worker/worker.h"
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: cocoon worker --registry FILE --model NAME[@COMMIT:VERITY]\n"
+               "         --upstream http://HOST:PORT[/v1] [--coefficient N] [--max-active N]\n"
+               "         [--max-tokens N] [--owner ADDR] [--test] [--ready-file FILE]\n"
+               "         [--config FILE.json] [--provider fake|tdx|none] [--fake-ca DIR]\n"
+               "         [--fake-config FILE]\n"
+               "The ready file gets \"ready\" once a proxy has registered the worker.\n");
+}
+
+typedef struct {
+    worker *w;
+    node_opts *no;
+    bool announced;
+} wstate;
+
+static void stop(void *arg) {
+    worker_stop(((wstate *)arg)->w);
+}
+
+static bool stopped(void *arg) {
+    return worker_stopped(((wstate *)arg)->w);
+}
+
+static void tick(void *arg) {
+    wstate *s = arg;
+    if (!s->announced && worker_ready_proxies(s->w) > 0) {
+        s->announced = true;
+        if (node_ready(s->no, "ready\n") != ERR_OK) {
+            LOGW("worker", "ready file not written: %s", err_describe(ERR_IO));
+        }
+        printf("ready: registered with %zu proxy(ies)\n", worker_ready_proxies(s->w));
+        fflush(stdout);
+    }
+}
+
+int cmd_worker(int argc, char **argv) {
+    if (node_expand_config("worker", &argc, &argv) != 0) {
+        return 2;
+    }
+    static const struct option opts[] = {{"registry", required_argument, NULL, 0},
+                                         {"ready-file", required_argument, NULL, 0},
+                                         {"provider", required_argument, NULL, 0},
+                                         {"fake-ca", required_argument, NULL, 0},
+                                         {"fake-config", required_argument, NULL, 0},
+                                         {"model", required_argument, NULL, 0},
+                                         {"upstream", required_argument, NULL, 0},
+                                         {"coefficient", required_argument, NULL, 0},
+                                         {"max-active", required_argument, NULL, 0},
+                                         {"max-tokens", required_argument, NULL, 0},
+                                         {"owner", required_argument, NULL, 0},
+                                         {"test", no_argument, NULL, 0},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    node_opts no;
+    node_opts_init(&no, "worker");
+    worker_config wc;
+    worker_config_init(&wc);
+    int c, idx;
+    long v;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "", opts, &idx)) != -1) {
+        if (c == 'h') {
+            usage(stdout);
+            return 0;
+        }
+        if (c != 0) {
+            usage(stderr);
+            return 2;
+        }
+        const char *name = opts[idx].name;
+        int r = node_opt(&no, name, optarg);
+        if (r < 0) {
+            fprintf(stderr, "cocoon worker: bad --%s\n", name);
+            return 2;
+        }
+        if (r == 1) {
+            continue;
+        }
+        if (strcmp(name, "model") == 0) {
+            wc.model = optarg;
+        } else if (strcmp(name, "upstream") == 0) {
+            wc.upstream = optarg;
+        } else if (strcmp(name, "owner") == 0) {
+            wc.owner_address = optarg;
+        } else if (strcmp(name, "test") == 0) {
+            wc.is_test = true;
+        } else if (strcmp(name, "coefficient") == 0 && cli_parse_long(optarg, 0, 999999999, &v)) {
+            wc.coefficient = (int32_t)v;
+        } else if (strcmp(name, "max-active") == 0 && cli_parse_long(optarg, 1, 100000, &v)) {
+            wc.max_active = (int32_t)v;
+        } else if (strcmp(name, "max-tokens") == 0 && cli_parse_long(optarg, 1, 1 << 24, &v)) {
+            wc.max_tokens = v;
+        } else {
+            fprintf(stderr, "cocoon worker: bad --%s\n", name);
+            return 2;
+        }
+    }
+    if (optind != argc || !wc.model || !wc.upstream) {
+        usage(stderr);
+        return 2;
+    }
+    node n;
+    wstate s = {NULL, &no, false};
+    err_t e = node_open(&n, &no);
+    if (e == ERR_OK) {
+        e = node_ctx(&n, RATLS_CLIENT, true, &wc.tls);
+    }
+    if (e == ERR_OK) {
+        wc.reg = n.reg;
+        e = worker_new(n.loop, &wc, &s.w);
+    }
+    if (e == ERR_OK) {
+        LOGI("worker", "serving %s from %s", wc.model, wc.upstream);
+        e = node_run(&n, stop, stopped, tick, &s);
+    }
+    worker_free(s.w);
+    node_close(&n);
+    return e == ERR_OK ? 0 : cli_fail("worker", e, "worker");
+}

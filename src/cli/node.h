@@ -1,0 +1,59 @@
+/* What the network daemons (proxy, worker, client) share on the command line: the quote
+ * provider and rotating RA-TLS certificate, peer policies, JSON config files, the registry,
+ * ready files, and a signal-driven graceful stop. */
+#ifndef COCOON_CLI_NODE_H
+#define COCOON_CLI_NODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "attest/provider.h"
+#include "base/err.h"
+#include "link/rotor.h"
+#include "net/loop.h"
+#include "ratls/policy.h"
+#include "ratls/tls.h"
+#include "registry/registry.h"
+
+typedef struct {
+    attest_provider_config pc;
+    char ca_dir[4096];
+    bool ca_given;
+    const char *registry_file;
+    const char *ready_file;
+    const char *role; /* "proxy" | "worker" | "client" (certificate claim) */
+} node_opts;
+
+typedef struct {
+    net_loop *loop;
+    attest_provider *prov;
+    cert_rotor *rotor;
+    registry *reg;
+    const uint8_t *fake_root; /* pinned for peers when set */
+    uint8_t fake_root_buf[64];
+    ratls_ctx *ctx[2];
+    size_t nctx;
+} node;
+
+void node_opts_init(node_opts *o, const char *role);
+/* Common options: --provider, --fake-ca, --fake-config, --registry, --ready-file. Returns 1
+ * when the option was one of these (and consumed optarg), 0 when not, -1 on a bad value. */
+int node_opt(node_opts *o, const char *name, const char *value);
+/* Loop, provider, certificate rotor and registry. */
+MUST_CHECK err_t node_open(node *n, node_opts *o);
+/* A TLS context in role; require_tdx false gives the `any` policy (proxy client port). */
+MUST_CHECK err_t node_ctx(node *n, ratls_role role, bool require_tdx, ratls_ctx **out);
+void node_close(node *n);
+/* Writes text to the ready file atomically (no-op without one). */
+MUST_CHECK err_t node_ready(const node_opts *o, const char *text);
+/* Runs the loop; SIGINT/SIGTERM call stop(arg), then the loop runs until stopped(arg) or 5 s
+ * pass. tick(arg) (may be NULL) runs every 50 ms. */
+MUST_CHECK err_t node_run(node *n, void (*stop)(void *), bool (*stopped)(void *),
+                          void (*tick)(void *), void *arg);
+/* --config FILE: a JSON object whose keys are long option names (without --) and values
+ * strings, numbers or booleans (true: the flag alone); they are placed before the command
+ * line's own options, which therefore win. The new argv is heap-allocated (never freed: the
+ * process keeps it). Returns 0, or 2 on a usage error (printed). */
+int node_expand_config(const char *cmd, int *argc, char ***argv);
+
+#endif

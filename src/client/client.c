@@ -1,0 +1,840 @@
+/* Client role (see client.h). One loop thread owns everything here. */
+#include "client/client.h"
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <jansson.h>
+#include <sys/socket.h>
+
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/cur.h"
+#include "base/log.h"
+#include "crypto/ct.h"
+#include "crypto/rand.h"
+#include "http/openai.h"
+#include "http/server.h"
+#include "link/link.h"
+#include "net/sock.h"
+#include "proto/limits.h"
+#include "proto/msg.h"
+
+#define CLIENT_RETRY_MS 500
+#define CLIENT_RETRY_MAX_MS 10000
+#define CLIENT_QUERY_MS 30000
+#define CLIENT_MODELS_MS 10000
+
+enum { CL_IDLE, CL_DIALING, CL_HANDSHAKE, CL_READY };
+
+typedef struct clink {
+    client *cl;
+    size_t idx;
+    link_conn *c;
+    int state;
+    net_timer *retry;
+    uint64_t backoff;
+} clink;
+
+typedef struct creq {
+    client *cl;
+    clink *l;
+    struct evhttp_request *req; /* NULL once the app went away */
+    uint8_t id[32];
+    bool head_sent;
+    bool sse;
+    bool models; /* a /v1/models query */
+    net_timer *timer;
+    struct creq *next;
+} creq;
+
+struct client {
+    client_config cfg;
+    net_loop *loop;
+    struct evhttp *http;
+    uint16_t port;
+    size_t nlinks;
+    clink links[REGISTRY_MAX_PROXIES];
+    size_t next_link;
+    creq *reqs;
+    bool stopping;
+    char api_key[256];
+    /* stats */
+    uint64_t requests, ok, failed, cancelled;
+    int64_t prompt_tokens, completion_tokens, total_tokens;
+};
+
+void client_config_init(client_config *c) {
+    memset(c, 0, sizeof(*c));
+    c->http_listen = "127.0.0.1:0";
+    c->owner_address = "";
+    c->pow_max_difficulty = 28;
+    c->timeout = 120;
+    c->max_coefficient = 4000;
+}
+
+static uint32_t msg_id(const uint8_t *d) {
+    return (uint32_t)d[0] | (uint32_t)d[1] << 8 | (uint32_t)d[2] << 16 | (uint32_t)d[3] << 24;
+}
+
+static err_t send_msg(link_conn *c, const tlo_desc *d, const void *m) {
+    buf b;
+    buf_init(&b, PROTO_FRAME_MAX);
+    err_t e = tlo_encode(&b, d, m);
+    if (e == ERR_OK) {
+        e = link_send_packet(c, b.data, b.len);
+    }
+    buf_free(&b);
+    return e;
+}
+
+/* ---- requests ---- */
+
+static void req_free(creq *r) {
+    client *cl = r->cl;
+    for (creq **p = &cl->reqs; *p; p = &(*p)->next) {
+        if (*p == r) {
+            *p = r->next;
+            break;
+        }
+    }
+    if (r->req) {
+        struct evhttp_connection *ec = evhttp_request_get_connection(r->req);
+        if (ec) {
+            evhttp_connection_set_closecb(ec, NULL, NULL);
+        }
+    }
+    net_timer_free(r->timer);
+    free(r);
+}
+
+/* Error codes from the network are HTTP statuses (ours) or TON ErrorCodes (reference §1.9:
+ * timeout 652 → 504, notready 651 → 502, else 500). */
+static int status_of(int32_t code) {
+    if (code >= 400 && code <= 599) {
+        return code;
+    }
+    return code == 652 ? 504 : code == 651 ? 502 : 500;
+}
+
+static void fail_req(creq *r, int32_t code, const char *msg) {
+    client *cl = r->cl;
+    cl->failed++;
+    if (r->req) {
+        struct evhttp_connection *ec = evhttp_request_get_connection(r->req);
+        evhttp_connection_set_closecb(ec, NULL, NULL);
+        if (!r->head_sent) {
+            int st = status_of(code);
+            http_reply_error(r->req, st, st == 404 ? "model_not_found" : NULL, "%s", msg);
+        } else if (r->sse) {
+            buf b;
+            buf_init(&b, 1 << 16);
+            struct evbuffer *eb = evbuffer_new();
+            if (buf_append(&b, "data: ", 6) == ERR_OK &&
+                openai_error_json(&b, msg, "server_error", NULL) == ERR_OK &&
+                buf_append(&b, "\n\n", 2) == ERR_OK && eb) {
+                evbuffer_add(eb, b.data, b.len);
+                evhttp_send_reply_chunk(r->req, eb);
+            }
+            if (eb) {
+                evbuffer_free(eb);
+            }
+            buf_free(&b);
+            evhttp_send_reply_end(r->req);
+        } else {
+            /* A JSON body cut short: drop the connection so the app cannot take it as whole. */
+            evhttp_connection_free(ec);
+        }
+        r->req = NULL;
+    }
+    req_free(r);
+}
+
+static void on_req_timeout(void *arg) {
+    creq *r = arg;
+    if (r->l && r->l->c && !r->models) {
+        cm_client_query_answer_error_ex m;
+        memset(&m, 0, sizeof(m));
+        memcpy(m.request_id, r->id, 32);
+        m.error_code = 504;
+        m.error = tl_bytes_str("timed out");
+        (void)!send_msg(r->l->c, &cm_client_query_answer_error_ex_desc, &m);
+    }
+    fail_req(r, 504, "request timed out");
+}
+
+static void on_http_close(struct evhttp_connection *ec, void *arg) {
+    creq *r = arg;
+    (void)ec;
+    client *cl = r->cl;
+    /* libevent detaches a request the app abandoned before we answered (its connection
+     * becomes NULL) and leaves it to us; one still attached is freed with the connection. */
+    if (r->req && !evhttp_request_get_connection(r->req)) {
+        evhttp_request_free(r->req);
+    }
+    r->req = NULL;
+    cl->cancelled++;
+    LOGI("client", "app went away: cancelling its request");
+    if (r->l && r->l->c && !r->models) {
+        cm_client_query_answer_error_ex m;
+        memset(&m, 0, sizeof(m));
+        memcpy(m.request_id, r->id, 32);
+        m.error_code = 499;
+        m.error = tl_bytes_str("client went away");
+        err_t e = send_msg(r->l->c, &cm_client_query_answer_error_ex_desc, &m);
+        if (e != ERR_OK) {
+            LOGW("client", "cancel not sent: %s", err_describe(e));
+        }
+    }
+    req_free(r);
+}
+
+static creq *find_req(client *cl, clink *l, const uint8_t id[32]) {
+    for (creq *r = cl->reqs; r; r = r->next) {
+        if (r->l == l && !r->models && memcmp(r->id, id, 32) == 0) {
+            return r;
+        }
+    }
+    return NULL;
+}
+
+static void account(client *cl, uint32_t flags, const cm_client_query_final_info *fi) {
+    cl->ok++;
+    if (flags & 1) {
+        const cm_tokens_used *t = &fi->tokens_used;
+        cl->prompt_tokens += t->prompt_tokens_used + t->cached_tokens_used;
+        cl->completion_tokens += t->completion_tokens_used + t->reasoning_tokens_used;
+        cl->total_tokens += t->total_tokens_used;
+        LOGI("client", "request done: %lld prompt + %lld completion tokens",
+             (long long)(t->prompt_tokens_used + t->cached_tokens_used),
+             (long long)(t->completion_tokens_used + t->reasoning_tokens_used));
+    }
+}
+
+static void a_head(clink *l, const uint8_t *data, size_t n) {
+    client *cl = l->cl;
+    cur c;
+    cur_init(&c, data, n);
+    cm_client_query_answer_ex m;
+    if (cm_client_query_answer_ex_decode(&c, &m) != ERR_OK || cur_left(&c) != 0) {
+        LOGW("client", "bad client.queryAnswerEx");
+        link_close(l->c);
+        return;
+    }
+    creq *r = find_req(cl, l, m.request_id);
+    cm_http_response hr;
+    cur hc;
+    cur_init(&hc, m.answer.p, m.answer.len);
+    bool ok = cm_http_response_decode(&hc, &hr) == ERR_OK;
+    if (ok && cur_left(&hc) != 0) {
+        cm_http_response_free(&hr);
+        ok = false;
+    }
+    if (!r || r->head_sent) {
+        goto out;
+    }
+    if (!ok) {
+        fail_req(r, 502, "malformed answer from the network");
+        goto out;
+    }
+    r->head_sent = true;
+    if (!r->req) {
+        goto done;
+    }
+    struct evkeyvalq *oh = evhttp_request_get_output_headers(r->req);
+    for (uint32_t i = 0; i < hr.headers_count; i++) {
+        char name[256], value[4096];
+        const cm_http_header *h = &hr.headers[i];
+        if (h->name.len >= sizeof(name) || h->value.len >= sizeof(value)) {
+            continue;
+        }
+        memcpy(name, h->name.p, h->name.len);
+        name[h->name.len] = 0;
+        memcpy(value, h->value.p, h->value.len);
+        value[h->value.len] = 0;
+        if (strlen(name) != h->name.len || strlen(value) != h->value.len || http_hop_header(name)) {
+            continue;
+        }
+        if (strcasecmp(name, "content-type") == 0 && strstr(value, "text/event-stream")) {
+            r->sse = true;
+        }
+        evhttp_add_header(oh, name, value);
+    }
+    int status = hr.status_code >= 100 && hr.status_code <= 999 ? hr.status_code : 502;
+    struct evbuffer *eb = evbuffer_new();
+    if (eb) {
+        evbuffer_add(eb, hr.payload.p, hr.payload.len);
+    }
+    if (m.flags & 1) {
+        evhttp_connection_set_closecb(evhttp_request_get_connection(r->req), NULL, NULL);
+        evhttp_send_reply(r->req, status, http_reason(status), eb);
+        r->req = NULL;
+    } else {
+        evhttp_send_reply_start(r->req, status, http_reason(status));
+        if (eb && hr.payload.len) {
+            evhttp_send_reply_chunk(r->req, eb);
+        }
+    }
+    if (eb) {
+        evbuffer_free(eb);
+    }
+done:
+    if (m.flags & 1) {
+        account(cl, m.flags, &m.final_info);
+        req_free(r);
+    }
+out:
+    if (ok) {
+        cm_http_response_free(&hr);
+    }
+    cm_client_query_answer_ex_free(&m);
+}
+
+static void a_part(clink *l, const uint8_t *data, size_t n) {
+    client *cl = l->cl;
+    cur c;
+    cur_init(&c, data, n);
+    cm_client_query_answer_part_ex m;
+    if (cm_client_query_answer_part_ex_decode(&c, &m) != ERR_OK || cur_left(&c) != 0) {
+        LOGW("client", "bad client.queryAnswerPartEx");
+        link_close(l->c);
+        return;
+    }
+    creq *r = find_req(cl, l, m.request_id);
+    if (!r || !r->head_sent) {
+        goto out;
+    }
+    if (r->req && m.answer.len) {
+        struct evbuffer *eb = evbuffer_new();
+        if (eb) {
+            evbuffer_add(eb, m.answer.p, m.answer.len);
+            evhttp_send_reply_chunk(r->req, eb);
+            evbuffer_free(eb);
+        }
+    }
+    if (m.flags & 1) {
+        if (r->req) {
+            evhttp_connection_set_closecb(evhttp_request_get_connection(r->req), NULL, NULL);
+            evhttp_send_reply_end(r->req);
+            r->req = NULL;
+        }
+        account(cl, m.flags, &m.final_info);
+        req_free(r);
+    }
+out:
+    cm_client_query_answer_part_ex_free(&m);
+}
+
+static void a_error(clink *l, const uint8_t *data, size_t n) {
+    cur c;
+    cur_init(&c, data, n);
+    cm_client_query_answer_error_ex m;
+    if (cm_client_query_answer_error_ex_decode(&c, &m) != ERR_OK || cur_left(&c) != 0) {
+        link_close(l->c);
+        return;
+    }
+    creq *r = find_req(l->cl, l, m.request_id);
+    if (r) {
+        char msg[600];
+        snprintf(msg, sizeof(msg), "%.*s", (int)(m.error.len < 512 ? m.error.len : 512),
+                 (const char *)m.error.p);
+        fail_req(r, m.error_code, msg);
+    }
+    cm_client_query_answer_error_ex_free(&m);
+}
+
+/* ---- proxy links ---- */
+
+static void dial(void *arg);
+
+static void schedule_retry(clink *l) {
+    l->state = CL_IDLE;
+    l->c = NULL;
+    if (l->cl->stopping) {
+        return;
+    }
+    l->backoff = l->backoff ? l->backoff * 2 : CLIENT_RETRY_MS;
+    if (l->backoff > CLIENT_RETRY_MAX_MS) {
+        l->backoff = CLIENT_RETRY_MAX_MS;
+    }
+    net_timer_arm(l->retry, l->backoff);
+}
+
+static void on_connected(err_t e, int32_t code, const uint8_t *data, size_t n, void *arg) {
+    clink *l = arg;
+    (void)code;
+    cm_client_connected_to_proxy m;
+    cur c;
+    cur_init(&c, data, n);
+    if (e != ERR_OK || cm_client_connected_to_proxy_decode(&c, &m) != ERR_OK) {
+        LOGW("client", "client.connectToProxy failed: %s", e ? err_describe(e) : "bad answer");
+        if (l->c) {
+            link_close(l->c);
+        }
+        return;
+    }
+    bool trailing = cur_left(&c) != 0;
+    cm_client_connected_to_proxy_free(&m);
+    if (trailing) {
+        link_close(l->c);
+        return;
+    }
+    l->state = CL_READY;
+    l->backoff = 0;
+    LOGI("client", "connected to proxy %s", registry_proxy_at(l->cl->cfg.reg, l->idx)->client_addr);
+}
+
+static void l_ready(link_conn *c, const ratls_peer *peer, void *arg) {
+    clink *l = arg;
+    client *cl = l->cl;
+    err_t e = peer->attested ? registry_check_proxy_image(cl->cfg.reg, peer->image_hash)
+                             : err_fail(ERR_NO_QUOTE, "proxy without a quote");
+    if (e != ERR_OK) {
+        LOGW("client", "refusing proxy %s: %s", link_peer_addr(c), err_describe(e));
+        link_close(c);
+        return;
+    }
+    l->state = CL_HANDSHAKE;
+    cm_client_connect_to_proxy m;
+    memset(&m, 0, sizeof(m));
+    m.params.flags = 3;
+    m.params.client_owner_address = tl_bytes_str(cl->cfg.owner_address);
+    m.params.is_test = cl->cfg.is_test;
+    m.params.min_proto_version = 1;
+    m.params.max_proto_version = 1;
+    m.min_config_version = 0;
+    buf b;
+    buf_init(&b, 1 << 16);
+    e = cm_client_connect_to_proxy_encode(&b, &m);
+    if (e == ERR_OK) {
+        e = link_query(c, b.data, b.len, CLIENT_QUERY_MS, on_connected, l);
+    }
+    buf_free(&b);
+    if (e != ERR_OK) {
+        link_close(c);
+    }
+}
+
+static void l_packet(link_conn *c, const uint8_t *data, size_t n, void *arg) {
+    clink *l = arg;
+    (void)c;
+    if (l->state != CL_READY || n < 4) {
+        return;
+    }
+    switch (msg_id(data)) {
+    case CM_CLIENT_QUERY_ANSWER_EX_ID:
+        a_head(l, data, n);
+        break;
+    case CM_CLIENT_QUERY_ANSWER_PART_EX_ID:
+        a_part(l, data, n);
+        break;
+    case CM_CLIENT_QUERY_ANSWER_ERROR_EX_ID:
+        a_error(l, data, n);
+        break;
+    default:
+        LOGD("client", "ignoring message 0x%08x", msg_id(data));
+    }
+}
+
+static void l_query(link_conn *c, uint64_t qid, const uint8_t *data, size_t n, void *arg) {
+    (void)data;
+    (void)n;
+    (void)arg;
+    if (link_answer_error(c, qid, 400, "clients serve no queries") != ERR_OK) {
+        link_close(c);
+    }
+}
+
+static void l_close(link_conn *c, err_t why, void *arg) {
+    clink *l = arg;
+    (void)c;
+    client *cl = l->cl;
+    LOGI("client", "link to proxy closed: %s", why == ERR_OK ? "ok" : err_describe(why));
+    for (creq *r = cl->reqs, *next; r; r = next) {
+        next = r->next;
+        if (r->l == l) {
+            r->l = NULL;
+            if (!r->models) {
+                fail_req(r, 502, "connection to the proxy lost");
+            }
+        }
+    }
+    schedule_retry(l);
+}
+
+static const link_handlers handlers = {l_ready, l_packet, l_query, l_close};
+
+static void dial(void *arg) {
+    clink *l = arg;
+    client *cl = l->cl;
+    char host[256];
+    uint16_t port;
+    const char *addr = registry_proxy_at(cl->cfg.reg, l->idx)->client_addr;
+    err_t e = net_parse_hostport(addr, host, sizeof(host), &port, 0);
+    if (e == ERR_OK) {
+        link_config lc;
+        link_config_init(&lc, cl->cfg.tls);
+        lc.pow_max_difficulty = cl->cfg.pow_max_difficulty;
+        e = link_dial(cl->loop, host, port, &lc, &handlers, l, &l->c);
+    }
+    if (e != ERR_OK) {
+        LOGD("client", "dial %s: %s", addr, err_describe(e));
+        schedule_retry(l);
+        return;
+    }
+    l->state = CL_DIALING;
+}
+
+static clink *pick_link(client *cl) {
+    /* Round robin over the ready proxies (failover: a lost link is skipped). */
+    for (size_t k = 0; k < cl->nlinks; k++) {
+        clink *l = &cl->links[(cl->next_link + k) % cl->nlinks];
+        if (l->state == CL_READY) {
+            cl->next_link = (size_t)(l - cl->links) + 1;
+            return l;
+        }
+    }
+    return NULL;
+}
+
+/* ---- HTTP API ---- */
+
+static creq *new_req(client *cl, struct evhttp_request *req, clink *l) {
+    creq *r = calloc(1, sizeof(*r));
+    if (!r) {
+        return NULL;
+    }
+    r->cl = cl;
+    r->l = l;
+    r->req = req;
+    r->timer = net_timer_new(cl->loop, on_req_timeout, r);
+    if (!r->timer) {
+        free(r);
+        return NULL;
+    }
+    rand_bytes(r->id, 32);
+    r->next = cl->reqs;
+    cl->reqs = r;
+    evhttp_connection_set_closecb(evhttp_request_get_connection(req), on_http_close, r);
+    net_timer_arm(r->timer, (uint64_t)(cl->cfg.timeout * 1000.0));
+    return r;
+}
+
+static int dump_cb(const char *p, size_t n, void *arg) {
+    return buf_append(arg, p, n) == ERR_OK ? 0 : -1;
+}
+
+static void on_models(err_t e, int32_t code, const uint8_t *data, size_t n, void *arg) {
+    creq *r = arg;
+    (void)code;
+    if (!r->req) {
+        req_free(r);
+        return;
+    }
+    cur c;
+    cur_init(&c, data, n);
+    cm_client_worker_types_v2 m;
+    if (e != ERR_OK || cm_client_worker_types_v2_decode(&c, &m) != ERR_OK) {
+        fail_req(r, 502, "the proxy did not list its models");
+        return;
+    }
+    /* OpenAI list shape plus the reference's per-worker details (§5). */
+    json_t *list = json_array();
+    for (uint32_t i = 0; list && i < m.types_count; i++) {
+        json_t *ws = json_array();
+        for (uint32_t k = 0; ws && k < m.types[i].workers_count; k++) {
+            const cm_client_worker_instance_v2 *w = &m.types[i].workers[k];
+            json_array_append_new(ws, json_pack("{s:i,s:i,s:i}", "coefficient", w->coefficient,
+                                                "running_requests", w->active_requests,
+                                                "max_running_requests", w->max_active_requests));
+        }
+        json_array_append_new(list, json_pack("{s:s%,s:s,s:i,s:s,s:o}", "id",
+                                              (const char *)m.types[i].name.p, m.types[i].name.len,
+                                              "object", "model", "created", 0, "owned_by", "cocoon",
+                                              "workers", ws ? ws : json_array()));
+    }
+    cm_client_worker_types_v2_free(&m);
+    json_t *doc = json_pack("{s:s,s:o}", "object", "list", "data", list ? list : json_array());
+    buf b;
+    buf_init(&b, 1 << 24);
+    if (!doc || json_dump_callback(doc, dump_cb, &b, JSON_COMPACT | JSON_PRESERVE_ORDER) != 0) {
+        json_decref(doc);
+        buf_free(&b);
+        fail_req(r, 500, "out of memory");
+        return;
+    }
+    json_decref(doc);
+    evhttp_connection_set_closecb(evhttp_request_get_connection(r->req), NULL, NULL);
+    http_reply_json(r->req, 200, (const char *)b.data, b.len);
+    r->req = NULL;
+    buf_free(&b);
+    req_free(r);
+}
+
+static void serve_models(client *cl, struct evhttp_request *req) {
+    clink *l = pick_link(cl);
+    if (!l) {
+        http_reply_error(req, 503, NULL, "no proxy connection is ready");
+        return;
+    }
+    creq *r = new_req(cl, req, l);
+    if (!r) {
+        http_reply_error(req, 500, NULL, "out of memory");
+        return;
+    }
+    r->models = true;
+    uint8_t q[4] = {
+        CM_CLIENT_GET_WORKER_TYPES_V2_ID & 0xff, (CM_CLIENT_GET_WORKER_TYPES_V2_ID >> 8) & 0xff,
+        (CM_CLIENT_GET_WORKER_TYPES_V2_ID >> 16) & 0xff, CM_CLIENT_GET_WORKER_TYPES_V2_ID >> 24};
+    if (link_query(l->c, q, 4, CLIENT_MODELS_MS, on_models, r) != ERR_OK) {
+        fail_req(r, 502, "could not ask the proxy");
+    }
+}
+
+static void serve_stats(client *cl, struct evhttp_request *req) {
+    char s[1024];
+    size_t ready = client_ready_proxies(cl);
+    int n = snprintf(s, sizeof(s),
+                     "{\"ready_proxies\":%zu,\"requests\":%llu,\"ok\":%llu,\"failed\":%llu,"
+                     "\"cancelled\":%llu,\"prompt_tokens\":%lld,\"completion_tokens\":%lld,"
+                     "\"total_tokens\":%lld}",
+                     ready, (unsigned long long)cl->requests, (unsigned long long)cl->ok,
+                     (unsigned long long)cl->failed, (unsigned long long)cl->cancelled,
+                     (long long)cl->prompt_tokens, (long long)cl->completion_tokens,
+                     (long long)cl->total_tokens);
+    http_reply_json(req, 200, s, (size_t)n);
+}
+
+static void serve_inference(client *cl, struct evhttp_request *req, const char *path) {
+    buf body;
+    buf_init(&body, OPENAI_BODY_MAX);
+    openai_req_info info;
+    err_t e = http_req_body(req, OPENAI_BODY_MAX, &body);
+    if (e != ERR_OK) {
+        http_reply_error(req, 413, NULL, "%s", err_describe(e));
+        goto out;
+    }
+    e = openai_peek_request(body.data, body.len, &info);
+    if (e != ERR_OK) {
+        http_reply_error(req, 400, NULL, "%s", err_describe(e));
+        goto out;
+    }
+    clink *l = pick_link(cl);
+    if (!l) {
+        http_reply_error(req, 503, NULL, "no proxy connection is ready");
+        goto out;
+    }
+    cm_http_header hh[2];
+    size_t nh = 0;
+    hh[nh].name = tl_bytes_str("Content-Type");
+    hh[nh].value = tl_bytes_str("application/json");
+    nh++;
+    const char *accept = evhttp_find_header(evhttp_request_get_input_headers(req), "Accept");
+    if (accept) {
+        hh[nh].name = tl_bytes_str("Accept");
+        hh[nh].value = tl_bytes_str(accept);
+        nh++;
+    }
+    cm_http_request hr = {tl_bytes_str("POST"),
+                          tl_bytes_str(path),
+                          tl_bytes_str("HTTP/1.1"),
+                          hh,
+                          (uint32_t)nh,
+                          tl_bytes_of(body.data, body.len)};
+    buf q;
+    buf_init(&q, PROTO_FRAME_MAX);
+    e = cm_http_request_encode(&q, &hr);
+    creq *r = e == ERR_OK ? new_req(cl, req, l) : NULL;
+    if (!r) {
+        http_reply_error(req, 500, NULL, "could not build the query");
+        buf_free(&q);
+        goto out;
+    }
+    cl->requests++;
+    cm_client_run_query_ex m;
+    memset(&m, 0, sizeof(m));
+    m.model_name = tl_bytes_str(info.model);
+    m.query = tl_bytes_of(q.data, q.len);
+    m.max_coefficient = cl->cfg.max_coefficient;
+    m.max_tokens = info.max_tokens > INT32_MAX ? INT32_MAX : (int32_t)info.max_tokens;
+    m.timeout = cl->cfg.timeout * 0.95;
+    memcpy(m.request_id, r->id, 32);
+    e = send_msg(l->c, &cm_client_run_query_ex_desc, &m);
+    buf_free(&q);
+    if (e != ERR_OK) {
+        fail_req(r, 502, "could not send the request to the proxy");
+    }
+out:
+    buf_free(&body);
+}
+
+static bool authorized(client *cl, struct evhttp_request *req) {
+    if (!cl->api_key[0]) {
+        return true;
+    }
+    const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    size_t kl = strlen(cl->api_key);
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0 || strlen(h + 7) != kl) {
+        return false;
+    }
+    return ct_eq(h + 7, cl->api_key, kl);
+}
+
+static void on_http(struct evhttp_request *req, void *arg) {
+    client *cl = arg;
+    const char *uri = evhttp_request_get_uri(req);
+    char path[256];
+    size_t pl = strcspn(uri, "?#");
+    if (pl >= sizeof(path)) {
+        http_reply_error(req, 404, NULL, "unknown path");
+        return;
+    }
+    memcpy(path, uri, pl);
+    path[pl] = 0;
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    if (cl->stopping) {
+        http_reply_error(req, 503, NULL, "shutting down");
+        return;
+    }
+    if (!authorized(cl, req)) {
+        http_reply_error(req, 401, "invalid_api_key", "missing or wrong API key");
+        return;
+    }
+    openai_kind kind;
+    if (strcmp(path, "/v1/models") == 0 && cmd == EVHTTP_REQ_GET) {
+        serve_models(cl, req);
+    } else if (strcmp(path, "/jsonstats") == 0 && cmd == EVHTTP_REQ_GET) {
+        serve_stats(cl, req);
+    } else if (openai_path_kind(path, &kind) == ERR_OK) {
+        if (cmd != EVHTTP_REQ_POST) {
+            http_reply_error(req, 405, NULL, "use POST");
+            return;
+        }
+        serve_inference(cl, req, path);
+    } else {
+        http_reply_error(req, 404, NULL, "unknown path %s", path);
+    }
+}
+
+static bool loopback(const char *host) {
+    return strcmp(host, "127.0.0.1") == 0 || strcmp(host, "localhost") == 0 ||
+           strcmp(host, "::1") == 0;
+}
+
+err_t client_new(net_loop *loop, const client_config *cfg, client **out) {
+    *out = NULL;
+    if (!cfg->tls || !cfg->reg || registry_proxy_count(cfg->reg) == 0 || cfg->timeout <= 0) {
+        return err_fail(ERR_CONFIG, "client: TLS, a registry with proxies and a timeout");
+    }
+    char host[256];
+    uint16_t port;
+    TRY(net_parse_hostport(cfg->http_listen, host, sizeof(host), &port, 1));
+    if ((!cfg->api_key || !*cfg->api_key) && !loopback(host)) {
+        return err_fail(ERR_CONFIG, "client: an API key is required to listen beyond loopback");
+    }
+    if (cfg->api_key && strlen(cfg->api_key) >= 256) {
+        return err_fail(ERR_CONFIG, "client: API key too long");
+    }
+    client *cl = calloc(1, sizeof(*cl));
+    if (!cl) {
+        return ERR_NOMEM;
+    }
+    cl->cfg = *cfg;
+    cl->loop = loop;
+    snprintf(cl->api_key, sizeof(cl->api_key), "%s", cfg->api_key ? cfg->api_key : "");
+    cl->http = evhttp_new(net_loop_base(loop));
+    if (!cl->http) {
+        free(cl);
+        return ERR_NOMEM;
+    }
+    /* Bodies up to twice our limit reach the handler (which answers 413 in OpenAI's shape);
+     * beyond that evhttp refuses them itself. */
+    evhttp_set_max_body_size(cl->http, (ev_ssize_t)(2 * OPENAI_BODY_MAX));
+    evhttp_set_max_headers_size(cl->http, 64 * 1024);
+    evhttp_set_allowed_methods(cl->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+    evhttp_set_gencb(cl->http, on_http, cl);
+    struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(cl->http, host, port);
+    if (!bs) {
+        evhttp_free(cl->http);
+        free(cl);
+        return err_fail(ERR_IO, "client: cannot listen on %s", cfg->http_listen);
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &sl) == 0) {
+        cl->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                  : ((struct sockaddr_in *)&ss)->sin_port);
+    }
+    cl->nlinks = registry_proxy_count(cfg->reg);
+    for (size_t i = 0; i < cl->nlinks; i++) {
+        cl->links[i].cl = cl;
+        cl->links[i].idx = i;
+        cl->links[i].retry = net_timer_new(loop, dial, &cl->links[i]);
+        if (!cl->links[i].retry) {
+            client_free(cl);
+            return ERR_NOMEM;
+        }
+        net_timer_arm(cl->links[i].retry, 0);
+    }
+    *out = cl;
+    return ERR_OK;
+}
+
+void client_stop(client *cl) {
+    cl->stopping = true;
+    while (cl->reqs) {
+        fail_req(cl->reqs, 503, "client shutting down");
+    }
+    for (size_t i = 0; i < cl->nlinks; i++) {
+        net_timer_cancel(cl->links[i].retry);
+        if (cl->links[i].c) {
+            link_close(cl->links[i].c);
+        }
+    }
+}
+
+bool client_stopped(const client *cl) {
+    for (size_t i = 0; i < cl->nlinks; i++) {
+        if (cl->links[i].c) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void client_free(client *cl) {
+    if (!cl) {
+        return;
+    }
+    while (cl->reqs) {
+        cl->reqs->req = NULL;
+        req_free(cl->reqs);
+    }
+    for (size_t i = 0; i < cl->nlinks; i++) {
+        net_timer_free(cl->links[i].retry);
+    }
+    if (cl->http) {
+        evhttp_free(cl->http);
+    }
+    free(cl);
+}
+
+uint16_t client_http_port(const client *cl) {
+    return cl->port;
+}
+
+size_t client_ready_proxies(const client *cl) {
+    size_t n = 0;
+    for (size_t i = 0; i < cl->nlinks; i++) {
+        n += cl->links[i].state == CL_READY;
+    }
+    return n;
+}

@@ -1,0 +1,604 @@
+/* Worker role (see worker.h). One loop thread owns everything here. */
+#include "worker/worker.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <strings.h>
+
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/cur.h"
+#include "base/log.h"
+#include "crypto/rand.h"
+#include "http/openai.h"
+#include "http/server.h"
+#include "http/upstream.h"
+#include "net/sock.h"
+#include "proto/limits.h"
+#include "proto/msg.h"
+
+#define WORKER_RETRY_MS 1000
+#define WORKER_RETRY_MAX_MS 10000
+#define WORKER_QUERY_MS 30000 /* handshake queries, as the reference */
+#define WORKER_PART_MAX ((size_t)1 << 20)
+
+enum { WL_IDLE, WL_DIALING, WL_HANDSHAKE, WL_READY };
+
+typedef struct wlink {
+    worker *w;
+    size_t idx;
+    link_conn *c;
+    int state;
+    net_timer *retry;
+    uint64_t backoff;
+} wlink;
+
+typedef struct wreq {
+    worker *w;
+    wlink *l;
+    uint8_t id[32];
+    http_call *call;
+    openai_usage_counter uc;
+    bool head_sent;
+    double start;
+    struct wreq *next;
+} wreq;
+
+struct worker {
+    worker_config cfg;
+    net_loop *loop;
+    char model_base[256];
+    http_upstream *up;
+    size_t nlinks;
+    wlink links[REGISTRY_MAX_PROXIES];
+    wreq *reqs;
+    size_t active;
+    bool stopping;
+};
+
+void worker_config_init(worker_config *c) {
+    memset(c, 0, sizeof(*c));
+    c->coefficient = 1000;
+    c->max_active = 200;
+    c->max_tokens = 4096;
+    c->owner_address = "";
+    c->upstream_timeout_ms = 120000;
+    c->pow_max_difficulty = 28;
+}
+
+static uint32_t msg_id(const uint8_t *d) {
+    return (uint32_t)d[0] | (uint32_t)d[1] << 8 | (uint32_t)d[2] << 16 | (uint32_t)d[3] << 24;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Encodes a boxed message and sends it as one tcp.packet. */
+static err_t send_msg(link_conn *c, const tlo_desc *d, const void *m) {
+    buf b;
+    buf_init(&b, PROTO_FRAME_MAX);
+    err_t e = tlo_encode(&b, d, m);
+    if (e == ERR_OK) {
+        e = link_send_packet(c, b.data, b.len);
+    }
+    buf_free(&b);
+    return e;
+}
+
+static void send_error(wlink *l, const uint8_t id[32], int32_t code, const char *msg) {
+    if (!l || !l->c) {
+        return;
+    }
+    cm_proxy_query_answer_error_ex m;
+    memset(&m, 0, sizeof(m));
+    memcpy(m.request_id, id, 32);
+    m.error_code = code;
+    m.error = tl_bytes_str(msg);
+    err_t e = send_msg(l->c, &cm_proxy_query_answer_error_ex_desc, &m);
+    if (e != ERR_OK) {
+        LOGW("worker", "error answer not sent: %s", err_describe(e));
+    }
+}
+
+static void req_free(wreq *r) {
+    worker *w = r->w;
+    for (wreq **p = &w->reqs; *p; p = &(*p)->next) {
+        if (*p == r) {
+            *p = r->next;
+            break;
+        }
+    }
+    w->active--;
+    openai_usage_free(&r->uc);
+    free(r);
+}
+
+static void req_cancel(wreq *r) {
+    http_call_cancel(r->call);
+    r->call = NULL;
+    req_free(r);
+}
+
+/* ---- upstream callbacks ---- */
+
+static void up_head(void *arg, int status, const char *reason, const http_hdr *hdrs, size_t n) {
+    wreq *r = arg;
+    cm_http_header hv[130];
+    size_t k = 0;
+    bool sse = false;
+    for (size_t i = 0; i < n && k < 128; i++) {
+        if (http_hop_header(hdrs[i].name)) {
+            continue;
+        }
+        if (strcasecmp(hdrs[i].name, "content-type") == 0 &&
+            strstr(hdrs[i].value, "text/event-stream")) {
+            sse = true;
+        }
+        hv[k].name = tl_bytes_str(hdrs[i].name);
+        hv[k].value = tl_bytes_str(hdrs[i].value);
+        k++;
+    }
+    char start[32];
+    snprintf(start, sizeof(start), "%.3f", r->start);
+    hv[k].name = tl_bytes_str("X-Cocoon-Worker-Start");
+    hv[k].value = tl_bytes_str(start);
+    k++;
+    openai_usage_free(&r->uc);
+    openai_usage_init(&r->uc, sse);
+    cm_http_response resp = {
+        tl_bytes_str("HTTP/1.1"), status, tl_bytes_str(reason), hv, (uint32_t)k,
+        tl_bytes_of(NULL, 0)};
+    buf b;
+    buf_init(&b, PROTO_FRAME_MAX);
+    err_t e = cm_http_response_encode(&b, &resp);
+    if (e == ERR_OK) {
+        cm_proxy_query_answer_ex m;
+        memset(&m, 0, sizeof(m));
+        memcpy(m.request_id, r->id, 32);
+        m.answer = tl_bytes_of(b.data, b.len);
+        e = send_msg(r->l->c, &cm_proxy_query_answer_ex_desc, &m);
+    }
+    buf_free(&b);
+    r->head_sent = true;
+    if (e != ERR_OK) {
+        LOGW("worker", "answer head not sent: %s", err_describe(e));
+    }
+}
+
+static void up_body(void *arg, const uint8_t *data, size_t n) {
+    wreq *r = arg;
+    openai_usage_feed(&r->uc, data, n);
+    while (n > 0) {
+        size_t k = n > WORKER_PART_MAX ? WORKER_PART_MAX : n;
+        cm_proxy_query_answer_part_ex m;
+        memset(&m, 0, sizeof(m));
+        memcpy(m.request_id, r->id, 32);
+        m.answer = tl_bytes_of(data, k);
+        err_t e = send_msg(r->l->c, &cm_proxy_query_answer_part_ex_desc, &m);
+        if (e != ERR_OK) {
+            LOGW("worker", "answer part not sent: %s", err_describe(e));
+        }
+        data += k;
+        n -= k;
+    }
+}
+
+static void up_done(void *arg, err_t e) {
+    wreq *r = arg;
+    r->call = NULL; /* gone after this callback */
+    if (e != ERR_OK) {
+        LOGW("worker", "upstream failed: %s", err_describe(e));
+        send_error(r->l, r->id, e == ERR_TIMEOUT ? 504 : 502,
+                   r->head_sent ? "upstream failed mid-answer" : "upstream unavailable");
+        req_free(r);
+        return;
+    }
+    openai_usage u;
+    openai_usage_finish(&r->uc, &u);
+    cm_proxy_query_answer_part_ex m;
+    memset(&m, 0, sizeof(m));
+    memcpy(m.request_id, r->id, 32);
+    m.flags = 1;
+    m.final_info.flags = 2;
+    m.final_info.tokens_used.prompt_tokens_used = u.prompt - u.cached;
+    m.final_info.tokens_used.cached_tokens_used = u.cached;
+    m.final_info.tokens_used.completion_tokens_used = u.completion - u.reasoning;
+    m.final_info.tokens_used.reasoning_tokens_used = u.reasoning;
+    m.final_info.tokens_used.total_tokens_used = u.total;
+    m.final_info.worker_start_time = r->start;
+    m.final_info.worker_end_time = now_s();
+    err_t se = send_msg(r->l->c, &cm_proxy_query_answer_part_ex_desc, &m);
+    if (se != ERR_OK) {
+        LOGW("worker", "final part not sent: %s", err_describe(se));
+    }
+    LOGI("worker", "request done: %lld prompt + %lld completion tokens", (long long)u.prompt,
+         (long long)u.completion);
+    req_free(r);
+}
+
+static const http_call_handlers up_handlers = {up_head, up_body, up_done};
+
+/* ---- requests from the proxy ---- */
+
+static void run_query(wlink *l, const uint8_t *data, size_t n) {
+    worker *w = l->w;
+    cur c;
+    cur_init(&c, data, n);
+    cm_proxy_run_query_ex q;
+    err_t e = cm_proxy_run_query_ex_decode(&c, &q);
+    if (e != ERR_OK || cur_left(&c) != 0) {
+        LOGW("worker", "bad proxy.runQueryEx from %s: %s", link_peer_addr(l->c),
+             e != ERR_OK ? err_describe(e) : "trailing bytes");
+        if (e == ERR_OK) {
+            cm_proxy_run_query_ex_free(&q);
+        }
+        link_close(l->c);
+        return;
+    }
+    cm_http_request hr;
+    cur hc;
+    cur_init(&hc, q.query.p, q.query.len);
+    e = cm_http_request_decode(&hc, &hr);
+    if (e != ERR_OK || cur_left(&hc) != 0) {
+        send_error(l, q.request_id, 400, "query is not an http.request");
+        if (e == ERR_OK) {
+            cm_http_request_free(&hr);
+        }
+        cm_proxy_run_query_ex_free(&q);
+        return;
+    }
+    char path[512];
+    snprintf(path, sizeof(path), "%.*s", (int)(hr.url.len < 511 ? hr.url.len : 511),
+             (const char *)hr.url.p);
+    openai_kind kind;
+    buf body;
+    buf_init(&body, OPENAI_BODY_MAX + 4096);
+    openai_req_info info;
+    wreq *r = NULL;
+    if (w->active >= (size_t)w->cfg.max_active) {
+        send_error(l, q.request_id, 429, "too many active queries");
+        goto out;
+    }
+    if (!(hr.method.len == 4 && memcmp(hr.method.p, "POST", 4) == 0) ||
+        openai_path_kind(path, &kind) != ERR_OK) {
+        send_error(l, q.request_id, 404, "only POST /v1/chat/completions and /v1/completions");
+        goto out;
+    }
+    e = openai_rewrite_request(kind, hr.payload.p, hr.payload.len, w->model_base, w->cfg.max_tokens,
+                               &body, &info);
+    if (e != ERR_OK) {
+        send_error(l, q.request_id, e == ERR_NOT_FOUND ? 404 : 400, err_describe(e));
+        goto out;
+    }
+    r = calloc(1, sizeof(*r));
+    if (!r) {
+        send_error(l, q.request_id, 500, "out of memory");
+        goto out;
+    }
+    r->w = w;
+    r->l = l;
+    memcpy(r->id, q.request_id, 32);
+    r->start = now_s();
+    openai_usage_init(&r->uc, info.stream);
+    r->next = w->reqs;
+    w->reqs = r;
+    w->active++;
+    /* Request headers pass through except hop-by-hop ones and Host (set for the upstream). */
+    http_hdr hh[64];
+    size_t nh = 0;
+    char names[64][128];
+    char values[64][1024];
+    for (uint32_t i = 0; i < hr.headers_count && nh < 64; i++) {
+        const cm_http_header *h = &hr.headers[i];
+        if (h->name.len >= sizeof(names[0]) || h->value.len >= sizeof(values[0])) {
+            continue;
+        }
+        memcpy(names[nh], h->name.p, h->name.len);
+        names[nh][h->name.len] = 0;
+        memcpy(values[nh], h->value.p, h->value.len);
+        values[nh][h->value.len] = 0;
+        if (http_hop_header(names[nh]) || strcasecmp(names[nh], "host") == 0 ||
+            strcasecmp(names[nh], "authorization") == 0 || strlen(names[nh]) != h->name.len ||
+            strlen(values[nh]) != h->value.len) {
+            continue;
+        }
+        hh[nh].name = names[nh];
+        hh[nh].value = values[nh];
+        nh++;
+    }
+    uint64_t tmo = w->cfg.upstream_timeout_ms;
+    if (q.timeout > 0 && q.timeout * 950.0 < (double)tmo) {
+        tmo = (uint64_t)(q.timeout * 950.0); /* ×0.95 per hop, as the reference */
+    }
+    if (tmo < 1000) {
+        tmo = 1000;
+    }
+    e = http_upstream_call(w->up, "POST", path, hh, nh, body.data, body.len, tmo, &up_handlers, r,
+                           &r->call);
+    if (e != ERR_OK) {
+        send_error(l, q.request_id, 502, err_describe(e));
+        req_free(r);
+        goto out;
+    }
+    LOGI("worker", "request for %s started (stream %d, max_tokens %lld)", info.model, info.stream,
+         (long long)info.max_tokens);
+out:
+    buf_free(&body);
+    cm_http_request_free(&hr);
+    cm_proxy_run_query_ex_free(&q);
+}
+
+static void cancel_query(wlink *l, const uint8_t *data, size_t n) {
+    cur c;
+    cur_init(&c, data, n);
+    cm_proxy_query_answer_error_ex m;
+    if (cm_proxy_query_answer_error_ex_decode(&c, &m) != ERR_OK) {
+        return;
+    }
+    for (wreq *r = l->w->reqs; r; r = r->next) {
+        if (r->l == l && memcmp(r->id, m.request_id, 32) == 0) {
+            LOGI("worker", "request cancelled by the proxy");
+            req_cancel(r);
+            break;
+        }
+    }
+    cm_proxy_query_answer_error_ex_free(&m);
+}
+
+/* ---- links ---- */
+
+static void dial(void *arg);
+
+static void schedule_retry(wlink *l) {
+    l->state = WL_IDLE;
+    l->c = NULL;
+    if (l->w->stopping) {
+        return;
+    }
+    l->backoff = l->backoff ? l->backoff * 2 : WORKER_RETRY_MS;
+    if (l->backoff > WORKER_RETRY_MAX_MS) {
+        l->backoff = WORKER_RETRY_MAX_MS;
+    }
+    net_timer_arm(l->retry, l->backoff);
+}
+
+static void on_handshake_done(err_t e, int32_t code, const uint8_t *data, size_t n, void *arg) {
+    wlink *l = arg;
+    (void)code;
+    if (e != ERR_OK || n != 4 || msg_id(data) != CM_WORKER_PROXY_HANDSHAKE_COMPLETED_ID) {
+        LOGW("worker", "proxy refused the handshake: %s", e ? err_describe(e) : "bad answer");
+        if (l->c) {
+            link_close(l->c);
+        }
+        return;
+    }
+    l->state = WL_READY;
+    l->backoff = 0;
+    LOGI("worker", "registered with proxy %s",
+         registry_proxy_at(l->w->cfg.reg, l->idx)->worker_addr);
+}
+
+static void on_connected(err_t e, int32_t code, const uint8_t *data, size_t n, void *arg) {
+    wlink *l = arg;
+    (void)code;
+    if (e != ERR_OK) {
+        LOGW("worker", "worker.connectToProxy failed: %s", err_describe(e));
+        if (l->c) {
+            link_close(l->c);
+        }
+        return;
+    }
+    cur c;
+    cur_init(&c, data, n);
+    cm_worker_connected_to_proxy m;
+    if (cm_worker_connected_to_proxy_decode(&c, &m) != ERR_OK || cur_left(&c) != 0) {
+        LOGW("worker", "bad worker.connectedToProxy");
+        link_close(l->c);
+        return;
+    }
+    cm_worker_connected_to_proxy_free(&m);
+    /* The balance comparison (§1.7 step 4) starts with payments; price is 0 until then. */
+    cm_worker_proxy_handshake_complete hc = {false};
+    buf b;
+    buf_init(&b, 1024);
+    e = cm_worker_proxy_handshake_complete_encode(&b, &hc);
+    if (e == ERR_OK) {
+        e = link_query(l->c, b.data, b.len, WORKER_QUERY_MS, on_handshake_done, l);
+    }
+    buf_free(&b);
+    if (e != ERR_OK) {
+        link_close(l->c);
+    }
+}
+
+static void l_ready(link_conn *c, const ratls_peer *peer, void *arg) {
+    wlink *l = arg;
+    worker *w = l->w;
+    /* Reference §1.7 step 1: the proxy's image must be registered. */
+    err_t e = peer->attested ? registry_check_proxy_image(w->cfg.reg, peer->image_hash)
+                             : err_fail(ERR_NO_QUOTE, "proxy without a quote");
+    if (e != ERR_OK) {
+        LOGW("worker", "refusing proxy %s: %s", link_peer_addr(c), err_describe(e));
+        link_close(c);
+        return;
+    }
+    l->state = WL_HANDSHAKE;
+    cm_worker_connect_to_proxy m;
+    memset(&m, 0, sizeof(m));
+    m.params.flags = 3;
+    m.params.worker_owner_address = tl_bytes_str(w->cfg.owner_address);
+    m.params.model = tl_bytes_str(w->cfg.model);
+    m.params.coefficient = w->cfg.coefficient;
+    m.params.is_test = w->cfg.is_test;
+    m.params.proxy_cnt = (int32_t)w->nlinks;
+    m.params.max_active_requests = w->cfg.max_active;
+    m.params.min_proto_version = 1;
+    m.params.max_proto_version = 1;
+    buf b;
+    buf_init(&b, 1 << 16);
+    e = cm_worker_connect_to_proxy_encode(&b, &m);
+    if (e == ERR_OK) {
+        e = link_query(c, b.data, b.len, WORKER_QUERY_MS, on_connected, l);
+    }
+    buf_free(&b);
+    if (e != ERR_OK) {
+        link_close(c);
+    }
+}
+
+static void l_packet(link_conn *c, const uint8_t *data, size_t n, void *arg) {
+    wlink *l = arg;
+    (void)c;
+    if (l->state != WL_READY || n < 4) {
+        return;
+    }
+    uint32_t id = msg_id(data);
+    if (id == CM_PROXY_RUN_QUERY_EX_ID) {
+        run_query(l, data, n);
+    } else if (id == CM_PROXY_QUERY_ANSWER_ERROR_EX_ID) {
+        cancel_query(l, data, n);
+    } else {
+        LOGD("worker", "ignoring message 0x%08x", id);
+    }
+}
+
+static void l_query(link_conn *c, uint64_t qid, const uint8_t *data, size_t n, void *arg) {
+    (void)data;
+    (void)n;
+    (void)arg;
+    if (link_answer_error(c, qid, 400, "no queries served by workers yet") != ERR_OK) {
+        link_close(c);
+    }
+}
+
+static void l_close(link_conn *c, err_t why, void *arg) {
+    wlink *l = arg;
+    (void)c;
+    worker *w = l->w;
+    LOGI("worker", "link to proxy %s closed: %s",
+         registry_proxy_at(w->cfg.reg, l->idx)->worker_addr,
+         why == ERR_OK ? "ok" : err_describe(why));
+    for (wreq *r = w->reqs, *next; r; r = next) {
+        next = r->next;
+        if (r->l == l) {
+            req_cancel(r);
+        }
+    }
+    schedule_retry(l);
+}
+
+static const link_handlers handlers = {l_ready, l_packet, l_query, l_close};
+
+static void dial(void *arg) {
+    wlink *l = arg;
+    worker *w = l->w;
+    char host[256];
+    uint16_t port;
+    const char *addr = registry_proxy_at(w->cfg.reg, l->idx)->worker_addr;
+    err_t e = net_parse_hostport(addr, host, sizeof(host), &port, 0);
+    if (e == ERR_OK) {
+        link_config lc;
+        link_config_init(&lc, w->cfg.tls);
+        lc.pow_max_difficulty = w->cfg.pow_max_difficulty;
+        e = link_dial(w->loop, host, port, &lc, &handlers, l, &l->c);
+    }
+    if (e != ERR_OK) {
+        LOGW("worker", "dial %s: %s", addr, err_describe(e));
+        schedule_retry(l);
+        return;
+    }
+    l->state = WL_DIALING;
+}
+
+err_t worker_new(net_loop *loop, const worker_config *cfg, worker **out) {
+    *out = NULL;
+    if (!cfg->model || !*cfg->model || !cfg->upstream || !cfg->reg || !cfg->tls) {
+        return err_fail(ERR_CONFIG, "worker: model, upstream, registry and TLS are required");
+    }
+    if (cfg->coefficient < 0 || cfg->coefficient >= 1000000000 || cfg->max_active < 1) {
+        return err_fail(ERR_CONFIG, "worker: coefficient in [0, 1e9), max_active >= 1");
+    }
+    size_t base = registry_model_base_len(cfg->model, strlen(cfg->model));
+    if (base == 0 || base >= 256 || registry_proxy_count(cfg->reg) == 0) {
+        return err_fail(ERR_CONFIG, "worker: bad model name or no proxies in the registry");
+    }
+    worker *w = calloc(1, sizeof(*w));
+    if (!w) {
+        return ERR_NOMEM;
+    }
+    w->cfg = *cfg;
+    w->loop = loop;
+    memcpy(w->model_base, cfg->model, base);
+    err_t e = http_upstream_new(loop, cfg->upstream, &w->up);
+    if (e != ERR_OK) {
+        free(w);
+        return e;
+    }
+    w->nlinks = registry_proxy_count(cfg->reg);
+    for (size_t i = 0; i < w->nlinks; i++) {
+        w->links[i].w = w;
+        w->links[i].idx = i;
+        w->links[i].retry = net_timer_new(loop, dial, &w->links[i]);
+        if (!w->links[i].retry) {
+            worker_free(w);
+            return ERR_NOMEM;
+        }
+        net_timer_arm(w->links[i].retry, 0);
+    }
+    *out = w;
+    return ERR_OK;
+}
+
+void worker_stop(worker *w) {
+    w->stopping = true;
+    while (w->reqs) {
+        send_error(w->reqs->l, w->reqs->id, 503, "worker shutting down");
+        req_cancel(w->reqs);
+    }
+    for (size_t i = 0; i < w->nlinks; i++) {
+        net_timer_cancel(w->links[i].retry);
+        if (w->links[i].c) {
+            link_close(w->links[i].c);
+        }
+    }
+}
+
+bool worker_stopped(const worker *w) {
+    for (size_t i = 0; i < w->nlinks; i++) {
+        if (w->links[i].c) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void worker_free(worker *w) {
+    if (!w) {
+        return;
+    }
+    while (w->reqs) {
+        req_cancel(w->reqs);
+    }
+    for (size_t i = 0; i < w->nlinks; i++) {
+        net_timer_free(w->links[i].retry);
+    }
+    http_upstream_free(w->up);
+    free(w);
+}
+
+size_t worker_ready_proxies(const worker *w) {
+    size_t n = 0;
+    for (size_t i = 0; i < w->nlinks; i++) {
+        n += w->links[i].state == WL_READY;
+    }
+    return n;
+}
+
+size_t worker_active(const worker *w) {
+    return w->active;
+}
