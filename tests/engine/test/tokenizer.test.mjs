@@ -25,9 +25,27 @@ export const TEXTS = [
     "'s 's'S 'll'LL", "line1\n\nline2\n \nline3", "x\r\ny", "٣٤٥ ۱۲۳ १२३",
 ];
 
+// Random strings over the characters the split rules care about (seeded, reproducible).
+const PIECES = ["a", "Z", "é", "ß", "Ж", "日", "ا", "0", "7", "٣", "½", " ", "  ", "\t", "\n", "\r\n",
+    "\u00a0", "\u3000", "'", "'s", "'LL", "'ve", "!", ".", ",", "-", "_", "(", "👍", "🏽", "\u0301",
+    "\u200b", "$", "\\", "the", " the", "ing", "123", "4567", "x\n\n"];
+function randomTexts(n, seed) {
+    let x = seed >>> 0;
+    const next = () => (x = (Math.imul(x, 1664525) + 1013904223) >>> 0) / 4294967296;
+    const out = [];
+    for (let i = 0; i < n; i++) {
+        let t = "";
+        const len = 1 + Math.floor(next() * 24);
+        for (let k = 0; k < len; k++) t += PIECES[Math.floor(next() * PIECES.length)];
+        out.push(t);
+    }
+    return out;
+}
+const RANDOM = randomTexts(400, 7);
+
 test("demo vocabulary: our ids equal the HF vectors and llama.cpp's on extra strings", async () => {
     for (const special of [false, true]) {
-        const texts = vectors.map((v) => v.text).concat(TEXTS, ["<|im_start|>user\nhi<|im_end|>"]);
+        const texts = vectors.map((v) => v.text).concat(TEXTS, RANDOM, ["<|im_start|>user\nhi<|im_end|>"]);
         const ours = probe("tokenize", DEMO, {texts, special}).ids;
         const {tokenize} = await llamaEval(DEMO, [412], {nGreedy: 1});
         texts.forEach((t, i) => {
@@ -65,7 +83,7 @@ for (const [name, mod, pre, eos] of [["llama3", llama3, "llama-bpe", 128009], ["
         bpeGguf(file, mod, pre, eos);
         const tk = mod.fromPreTrained();
         // Qwen3's normalizer is NFC: keep to strings that are already NFC
-        const texts = TEXTS.filter((t) => t.normalize("NFC") === t);
+        const texts = TEXTS.concat(RANDOM).filter((t) => t.normalize("NFC") === t);
         const ours = probe("tokenize", file, {texts, special: true}).ids;
         texts.forEach((t, i) => {
             assert.deepEqual(ours[i], tk.encode(t, {add_special_tokens: false}), `${name}: ${JSON.stringify(t)}`);
@@ -98,7 +116,7 @@ test("llama2 vocabulary (SentencePiece BPE, byte fallback): our ids equal @lenml
         kv.u32("tokenizer.ggml.bos_token_id", 1), kv.u32("tokenizer.ggml.eos_token_id", 2),
         kv.u32("tokenizer.ggml.unknown_token_id", 0)], []);
     const tk = llama2.fromPreTrained();
-    const texts = TEXTS.filter((t) => t !== "");
+    const texts = TEXTS.concat(RANDOM).filter((t) => t !== "");
     const ours = probe("tokenize", file, {texts, special: false}).ids;
     texts.forEach((t, i) => {
         assert.deepEqual(ours[i], tk.encode(t, {add_special_tokens: false}), `llama2: ${JSON.stringify(t)}`);
