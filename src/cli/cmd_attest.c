@@ -3,6 +3,8 @@
  *            [--fake-config FILE] [--tsm-dir DIR] [--rtmr-dir DIR]
  *   show FILE                      certificate (PEM or DER) or raw quote, as key: value lines
  *   verify --cert FILE [--policy FILE] [--fake-ca DIR] [--allow-debug] [--at UNIX]
+ *   verify --quote FILE --collateral FILE|DIR [--time RFC3339] [--fake-ca DIR] [--accept LIST]
+ *   eventlog --log FILE [--table FILE] [--quote FILE]
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -11,6 +13,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "attest/collateral.h"
+#include "attest/dcap.h"
+#include "attest/eventlog.h"
 #include "attest/fake.h"
 #include "attest/provider.h"
 #include "attest/quote.h"
@@ -36,7 +41,13 @@ static void usage(FILE *f)
             "       cocoon attest show FILE\n"
             "       cocoon attest verify --cert FILE [--policy FILE] [--fake-ca DIR]\n"
             "                            [--allow-debug] [--at UNIX_TIME]\n"
+            "       cocoon attest verify --quote FILE --collateral FILE|DIR [--time RFC3339]\n"
+            "                            [--fake-ca DIR] [--accept STATUS,...]\n"
+            "       cocoon attest eventlog --log FILE [--table FILE] [--quote FILE]\n"
             "\n"
+            "verify --quote runs the full DCAP check (collateral: dcap-qvl JSON or a directory of\n"
+            "Intel's loose files) and accepts only UpToDate unless --accept lists more statuses.\n"
+            "Exit 0 accepted, 1 rejected, 2 unreadable input.\n"
             "gen-cert writes PREFIX_cert.pem, PREFIX_key.pem (mode 0600) and, with a quote,\n"
             "PREFIX_image_hash.b64. The fake CA defaults to $COCOON_HOME/fake-ca\n"
             "(~/.cocoon/fake-ca). verify pins the fake CA's root only when --fake-ca is given\n"
@@ -267,13 +278,190 @@ out:
     return rc;
 }
 
+static void print_meas(const quote *q)
+{
+    uint8_t h[32];
+    quote_image_hash(q, h);
+    cli_print_hex(stdout, "image_hash", h, 32);
+    if (quote_is_tdx(q)) {
+        cli_print_hex(stdout, "mrtd", q->td.mrtd, 48);
+        static const char *const names[4] = {"rtmr0", "rtmr1", "rtmr2", "rtmr3"};
+        for (int i = 0; i < 4; i++) {
+            cli_print_hex(stdout, names[i], q->td.rtmr[i], 48);
+        }
+        printf("debug: %s\n", quote_td_debug(q) ? "true" : "false");
+        cli_print_hex(stdout, "report_data", q->td.report_data, 64);
+    } else {
+        cli_print_hex(stdout, "mrenclave", q->sgx.mrenclave, 32);
+        cli_print_hex(stdout, "mrsigner", q->sgx.mrsigner, 32);
+        cli_print_hex(stdout, "report_data", q->sgx.report_data, 64);
+    }
+}
+
+/* verify --quote: the full DCAP evaluation (attest/dcap.h). */
+static int verify_quote(const char *quote_file, const char *coll_file, const char *time_s,
+                        const char *fake_dir, const char *accept)
+{
+    if (!coll_file) {
+        fprintf(stderr, "cocoon attest: verify --quote needs --collateral FILE|DIR\n");
+        return 2;
+    }
+    buf qb;
+    buf_init(&qb, FILE_MAX);
+    collateral *c = NULL;
+    fake_ca *ca = NULL;
+    int rc = 0;
+    int64_t now = clock_unix();
+    dcap_policy pol = DCAP_POLICY_DEFAULT;
+    quote q;
+    err_t e = ERR_OK;
+    if ((time_s && (e = dcap_parse_time(time_s, &now)) != ERR_OK) ||
+        (accept && (e = dcap_policy_parse_statuses(accept, &pol)) != ERR_OK)) {
+        rc = cli_fail("attest", e, time_s && e != ERR_OK ? "--time" : "--accept");
+        rc = 2;
+        goto out;
+    }
+    if ((e = file_read(quote_file, FILE_MAX, &qb)) != ERR_OK ||
+        (e = quote_parse(qb.data, qb.len, &q)) != ERR_OK) {
+        cli_fail("attest", e, quote_file);
+        rc = 2;
+        goto out;
+    }
+    if ((e = collateral_load(coll_file, &c)) != ERR_OK) {
+        cli_fail("attest", e, coll_file);
+        rc = 2;
+        goto out;
+    }
+    const uint8_t *root = ATTEST_INTEL_ROOT_PUB;
+    if (fake_dir) {
+        if ((e = fake_ca_open(fake_dir, now, &ca)) != ERR_OK) {
+            cli_fail("attest", e, fake_dir);
+            rc = 2;
+            goto out;
+        }
+        root = fake_ca_root_pub(ca);
+    }
+    dcap_result r;
+    err_clear_detail();
+    e = dcap_verify(&q, c, (const uint8_t(*)[64])root, 1, now, &r);
+    if (e == ERR_OK) {
+        dcap_result_print(stdout, &r, c);
+        e = dcap_policy_check(&pol, &r, c);
+    }
+    if (e != ERR_OK) {
+        printf("verdict: rejected\nerror: %s\nreason: %s\n", err_name(e), err_describe(e));
+        rc = 1;
+    } else {
+        printf("verdict: ok\n");
+    }
+    print_meas(&q);
+out:
+    fake_ca_free(ca);
+    collateral_free(c);
+    buf_free(&qb);
+    return rc;
+}
+
+static int eventlog_cmd(int argc, char **argv)
+{
+    static const struct option opts[] = {{"log", required_argument, NULL, 'l'},
+                                         {"table", required_argument, NULL, 't'},
+                                         {"quote", required_argument, NULL, 'q'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *log_f = NULL;
+    const char *table_f = NULL;
+    const char *quote_f = NULL;
+    int o;
+    optind = 0;
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (o) {
+        case 'l':
+            log_f = optarg;
+            break;
+        case 't':
+            table_f = optarg;
+            break;
+        case 'q':
+            quote_f = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!log_f || optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    buf lb;
+    buf tb;
+    buf qb;
+    buf_init(&lb, 16u << 20);
+    buf_init(&tb, 4096);
+    buf_init(&qb, FILE_MAX);
+    eventlog l = {0};
+    int rc = 0;
+    err_t e;
+    if (table_f) {
+        ccel_table ct;
+        if ((e = file_read(table_f, 4096, &tb)) != ERR_OK ||
+            (e = ccel_table_parse(tb.data, tb.len, &ct)) != ERR_OK) {
+            cli_fail("attest", e, table_f);
+            rc = 2;
+            goto out;
+        }
+        printf("ccel: cc_type=%u laml=%llu lasa=0x%llx\n", (unsigned)ct.cc_type,
+               (unsigned long long)ct.laml, (unsigned long long)ct.lasa);
+    }
+    if ((e = file_read(log_f, 16u << 20, &lb)) != ERR_OK ||
+        (e = eventlog_parse(lb.data, lb.len, &l)) != ERR_OK) {
+        cli_fail("attest", e, log_f);
+        rc = 2;
+        goto out;
+    }
+    eventlog_print(stdout, &l);
+    if (quote_f) {
+        quote q;
+        if ((e = file_read(quote_f, FILE_MAX, &qb)) != ERR_OK ||
+            (e = quote_parse(qb.data, qb.len, &q)) != ERR_OK) {
+            cli_fail("attest", e, quote_f);
+            rc = 2;
+            goto out;
+        }
+        err_clear_detail();
+        e = eventlog_check_quote(&l, &q);
+        if (e == ERR_OK) {
+            printf("verdict: ok\n");
+        } else {
+            printf("verdict: mismatch\nreason: %s\n", err_describe(e));
+            rc = 1;
+        }
+    }
+out:
+    eventlog_free(&l);
+    buf_free(&lb);
+    buf_free(&tb);
+    buf_free(&qb);
+    return rc;
+}
+
 static int verify(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"cert", required_argument, NULL, 'c'},   {"policy", required_argument, NULL, 'p'},
         {"fake-ca", required_argument, NULL, 'f'}, {"allow-debug", no_argument, NULL, 'd'},
         {"at", required_argument, NULL, 'a'},     {"help", no_argument, NULL, 'h'},
+        {"quote", required_argument, NULL, 'q'},  {"collateral", required_argument, NULL, 'C'},
+        {"time", required_argument, NULL, 't'},   {"accept", required_argument, NULL, 'A'},
         {NULL, 0, NULL, 0}};
+    const char *quote_file = NULL;
+    const char *coll_file = NULL;
+    const char *time_s = NULL;
+    const char *accept = NULL;
     const char *cert = NULL;
     const char *policy = NULL;
     const char *fake_dir = NULL;
@@ -301,6 +489,18 @@ static int verify(int argc, char **argv)
                 return 2;
             }
             break;
+        case 'q':
+            quote_file = optarg;
+            break;
+        case 'C':
+            coll_file = optarg;
+            break;
+        case 't':
+            time_s = optarg;
+            break;
+        case 'A':
+            accept = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -309,7 +509,10 @@ static int verify(int argc, char **argv)
             return 2;
         }
     }
-    if (!cert || optind != argc) {
+    if (quote_file && !cert && optind == argc && !policy && !allow_debug && !at) {
+        return verify_quote(quote_file, coll_file, time_s, fake_dir, accept);
+    }
+    if (!cert || optind != argc || quote_file || coll_file || time_s || accept) {
         usage(stderr);
         return 2;
     }
@@ -387,6 +590,9 @@ int cmd_attest(int argc, char **argv)
     }
     if (strcmp(argv[1], "verify") == 0) {
         return verify(argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "eventlog") == 0) {
+        return eventlog_cmd(argc - 1, argv + 1);
     }
     fprintf(stderr, "cocoon attest: unknown subcommand '%s'\n", argv[1]);
     usage(stderr);
