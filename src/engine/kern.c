@@ -1,5 +1,9 @@
 #include "kern.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
 #include "gguf.h"
 #include "quant.h"
 
@@ -98,7 +102,14 @@ const kern_ops *kern_avx2(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    unsigned a = 0;
+    unsigned b = 0;
+    unsigned c = 0;
+    unsigned d = 0;
+    /* Intel SDM vol. 2A, CPUID leaf 1: ECX bit 29 is F16C (not every compiler's
+     * __builtin_cpu_supports knows it; avx2 and fma there also check the OS saves YMM) */
+    bool f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
+    if (f16c && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         return kern_avx2_table();
     }
 #endif
