@@ -38,6 +38,9 @@ typedef struct {
     pid_t pid;
     char log[4200];
     char ready[4200];
+    char *argv[16]; /* kept for restarts */
+    unsigned deaths;
+    uint64_t last_death;
 } child;
 
 static volatile sig_atomic_t g_stop;
@@ -256,7 +259,8 @@ int cmd_up(int argc, char **argv) {
                      "--ready-file",
                      ch[nch].ready,
                      NULL};
-        ch[nch].pid = spawn(self, &ch[nch], a);
+        memcpy(ch[nch].argv, a, sizeof(a));
+        ch[nch].pid = spawn(self, &ch[nch], ch[nch].argv);
     }
     nch++;
     static const char *const wnames[] = {"worker1", "worker2", "worker3", "worker4",
@@ -280,7 +284,8 @@ int cmd_up(int argc, char **argv) {
                      "--ready-file",
                      w->ready,
                      NULL};
-        w->pid = spawn(self, w, a);
+        memcpy(w->argv, a, sizeof(a));
+        w->pid = spawn(self, w, w->argv);
         nch++;
     }
     child *cli = &ch[nch];
@@ -291,7 +296,8 @@ int cmd_up(int argc, char **argv) {
     {
         char *a[] = {self, "client",       "--registry", reg, "--fake-ca", ca, "--api-key-file",
                      keyf, "--ready-file", cli->ready,   NULL};
-        cli->pid = spawn(self, cli, a);
+        memcpy(cli->argv, a, sizeof(a));
+        cli->pid = spawn(self, cli, cli->argv);
     }
     nch++;
     for (size_t i = 0; i < nch; i++) {
@@ -349,15 +355,28 @@ int cmd_up(int argc, char **argv) {
     fprintf(stderr, "cocoon up: state: %s (Ctrl-C stops the network)\n", dir);
     printf("base_url: http://127.0.0.1:%ld/v1\napi_key: %s\n", port, key);
     fflush(stdout);
+    /* A child that dies is started again (a local network heals like the real one: the proxy
+     * retries in-flight requests elsewhere meanwhile); one that keeps dying stops everything. */
     int rc = 0;
     while (!g_stop) {
         for (size_t i = 0; i < nch; i++) {
             int st;
             if (ch[i].pid > 0 && waitpid(ch[i].pid, &st, WNOHANG) == ch[i].pid) {
-                ch[i].pid = 0;
-                fprintf(stderr, "cocoon up: %s exited; see %s\n", ch[i].name, ch[i].log);
-                rc = 1;
-                g_stop = 1;
+                uint64_t now = clock_mono_ms();
+                ch[i].deaths = now - ch[i].last_death < 10000 ? ch[i].deaths + 1 : 1;
+                ch[i].last_death = now;
+                if (ch[i].deaths > 3) {
+                    fprintf(stderr, "cocoon up: %s keeps exiting; see %s\n", ch[i].name, ch[i].log);
+                    ch[i].pid = 0;
+                    rc = 1;
+                    g_stop = 1;
+                    break;
+                }
+                fprintf(stderr, "cocoon up: %s exited (%s %d); restarting it\n", ch[i].name,
+                        WIFSIGNALED(st) ? "signal" : "status",
+                        WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+                unlink(ch[i].ready);
+                ch[i].pid = spawn(self, &ch[i], ch[i].argv);
             }
         }
         struct timespec ts = {0, 100 * 1000 * 1000};

@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/log.h"
 #include "commands.h"
@@ -40,7 +41,9 @@ static void tick(void *arg) {
     wstate *s = arg;
     if (!s->announced && worker_ready_proxies(s->w) > 0) {
         s->announced = true;
-        if (node_ready(s->no, "ready\n") != ERR_OK) {
+        char t[64];
+        snprintf(t, sizeof(t), "ready pid %ld\n", (long)getpid());
+        if (node_ready(s->no, t) != ERR_OK) {
             LOGW("worker", "ready file not written: %s", err_describe(ERR_IO));
         }
         printf("ready: registered with %zu proxy(ies)\n", worker_ready_proxies(s->w));

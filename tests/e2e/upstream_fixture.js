@@ -5,13 +5,14 @@
 // of "echo: <last user message>" one per chunk. Test hooks, keyed on the prompt text:
 //   "FAIL_FIRST"  the first such request has its connection dropped before any byte
 //   "SLOW"        50 ms between chunks, 200 chunks (for cancellation)
+//   "HOLD"        the answer head waits 1.5 s (stats.holding counts requests waiting)
 // GET /fixture/stats reports counters and the last request body the fixture saw.
 // It is a test fixture only: the product never ships a fake model.
 'use strict';
 const http = require('http');
 
 function makeFixture(model) {
-  const stats = { requests: 0, completed: 0, cancelled: 0, failed_first: 0, last_body: null };
+  const stats = { requests: 0, completed: 0, cancelled: 0, failed_first: 0, holding: 0, last_body: null, last_sent: null };
   let failedOnce = false;
   const server = http.createServer((req, res) => {
     if (req.method === 'GET' && req.url === '/fixture/stats') {
@@ -34,7 +35,8 @@ function makeFixture(model) {
     res.end(JSON.stringify({ object: 'error', message: msg, type: 'BadRequestError', param: null, code }));
   }
 
-  function handle(req, res, text) {
+  function handle(req, res, text, held) {
+    if (held) req.holdDone = true;
     stats.requests++;
     let body;
     try {
@@ -55,6 +57,16 @@ function makeFixture(model) {
       failedOnce = true;
       stats.failed_first++;
       req.socket.destroy();
+      return;
+    }
+    if (prompt.includes('HOLD') && !req.holdDone) {
+      req.holdDone = true;
+      stats.holding++;
+      setTimeout(() => {
+        stats.holding--;
+        if (!res.destroyed && !req.socket.destroyed) handle(req, res, text, true);
+      }, 1500);
+      stats.requests--;
       return;
     }
     const slow = prompt.includes('SLOW');
@@ -80,13 +92,19 @@ function makeFixture(model) {
         ? { index: 0, message: { role: 'assistant', content }, logprobs: null, finish_reason: finish }
         : { index: 0, text: content, logprobs: null, finish_reason: finish };
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ id, object, created, model, choices: [choice], usage }));
+      stats.last_sent = JSON.stringify({ id, object, created, model, choices: [choice], usage });
+      res.end(stats.last_sent);
       stats.completed++;
       return;
     }
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
     const cobj = chat ? 'chat.completion.chunk' : 'text_completion';
-    const ev = (o) => res.write('data: ' + JSON.stringify(o) + '\n\n');
+    let sent = '';
+    const ev = (o) => {
+      const line = 'data: ' + JSON.stringify(o) + '\n\n';
+      sent += line;
+      res.write(line);
+    };
     const chunk = (delta, fr) =>
       chat
         ? { id, object: cobj, created, model, choices: [{ index: 0, delta, logprobs: null, finish_reason: fr }] }
@@ -111,6 +129,7 @@ function makeFixture(model) {
         ev({ id, object: cobj, created, model, choices: [], usage });
       }
       res.write('data: [DONE]\n\n');
+      stats.last_sent = sent + 'data: [DONE]\n\n';
       res.end();
       stats.completed++;
     };

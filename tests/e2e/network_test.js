@@ -1,0 +1,234 @@
+// End to end over real processes on loopback: `cocoon up` (proxy, two workers, client, fake
+// TD) in front of upstream_fixture.js (vLLM's exact HTTP/SSE format). Checks what an app sees:
+// content byte-identical to what the upstream sent, streaming and not, chat and completions;
+// usage counted; max_tokens enforced and stream usage forced; OpenAI-style errors with their
+// status codes; retry on another worker when one fails before the first byte (upstream drop,
+// then a worker killed while its request waits); cancellation reaching the upstream when the
+// app goes away; SIGTERM stopping every process cleanly (no sanitizer reports).
+// usage: node network_test.js /path/to/cocoon
+'use strict';
+const assert = require('assert');
+const fs = require('fs');
+const http = require('http');
+const os = require('os');
+const path = require('path');
+const { spawn } = require('child_process');
+const { makeFixture } = require('./upstream_fixture.js');
+
+const COCOON = process.argv[2];
+const MODEL = 'fortune-llama-7m';
+
+function request(base, key, method, p, body, opts = {}) {
+  return new Promise((resolve, reject) => {
+    const u = new URL(base + p);
+    const data = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+    const headers = { 'content-type': 'application/json' };
+    if (key) headers.authorization = 'Bearer ' + key;
+    const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method, headers }, (res) => {
+      const chunks = [];
+      res.on('data', (d) => {
+        chunks.push(d);
+        if (opts.onData) opts.onData(d, req, res);
+      });
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), chunks: chunks.length }));
+      res.on('error', (e) => (opts.tolerateAbort ? resolve({ aborted: true }) : reject(e)));
+    });
+    req.on('error', (e) => (opts.tolerateAbort ? resolve({ aborted: true }) : reject(e)));
+    if (data !== undefined) req.write(data);
+    req.end();
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function until(what, fn, ms = 10000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (await fn()) return;
+    if (Date.now() > end) throw new Error('timed out waiting for ' + what);
+    await sleep(50);
+  }
+}
+
+function startUp(upstream, state) {
+  const child = spawn(COCOON, ['up', '--upstream', upstream, '--state', state], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  const exited = new Promise((resolve) => child.on('exit', (code, sig) => resolve({ code, sig })));
+  const ready = (async () => {
+    const t0 = Date.now();
+    await until('cocoon up to print base_url and api_key', async () => out.split('\n').length >= 3, 30000);
+    return { ms: Date.now() - t0 };
+  })();
+  return { child, exited, ready, out: () => out, err: () => err };
+}
+
+function sanitizerClean(state) {
+  for (const f of fs.readdirSync(state)) {
+    if (!f.endsWith('.log')) continue;
+    const t = fs.readFileSync(path.join(state, f), 'utf8');
+    assert(!/ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:/.test(t), `sanitizer report in ${f}:\n${t.slice(-3000)}`);
+  }
+}
+
+function sseEvents(body) {
+  return body.split('\n\n').filter((e) => e.length > 0).map((e) => e.replace(/^data: /, ''));
+}
+
+async function main() {
+  const fx = makeFixture(MODEL);
+  await new Promise((r) => fx.server.listen(0, '127.0.0.1', r));
+  const upstream = `http://127.0.0.1:${fx.server.address().port}/v1`;
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cocoon-e2e-'));
+  const state = path.join(tmp, 'net');
+  const up = startUp(upstream, state);
+  const { ms } = await up.ready;
+  const lines = up.out().trim().split('\n');
+  assert.strictEqual(lines.length, 2, 'exactly two lines on stdout: ' + up.out());
+  const m1 = /^base_url: (http:\/\/127\.0\.0\.1:\d+\/v1)$/.exec(lines[0]);
+  const m2 = /^api_key: (\S+)$/.exec(lines[1]);
+  assert(m1 && m2, 'stdout format: ' + up.out());
+  const base = m1[1];
+  const key = m2[1];
+  console.log(`ok - cocoon up ready in ${ms} ms: ${base}`);
+  let expectTokens = 0;
+
+  // Non-streaming chat: the exact upstream bytes, usage from the upstream.
+  let r = await request(base, key, 'POST', '/chat/completions', { model: MODEL, messages: [{ role: 'user', content: 'hello over the network' }] });
+  assert.strictEqual(r.status, 200, r.body);
+  assert.strictEqual(r.body, fx.stats.last_sent, 'content unchanged end to end');
+  let j = JSON.parse(r.body);
+  assert.strictEqual(j.choices[0].message.content, 'echo: hello over the network');
+  assert.strictEqual(fx.stats.last_body.max_tokens, 4096, 'worker cap applied when absent');
+  assert.strictEqual(fx.stats.last_body.stream, undefined, 'non-stream request not turned into a stream');
+  assert(r.headers['x-cocoon-worker-start'] && r.headers['x-cocoon-proxy-start'], 'timing headers');
+  expectTokens += j.usage.total_tokens;
+  console.log('ok - non-streaming chat, content byte-identical');
+
+  // Streaming chat: SSE relayed unchanged; include_usage forced by the worker.
+  r = await request(base, key, 'POST', '/chat/completions', { model: MODEL, stream: true, messages: [{ role: 'user', content: 'stream me please' }] });
+  assert.strictEqual(r.status, 200);
+  assert.match(r.headers['content-type'], /text\/event-stream/);
+  assert.strictEqual(r.body, fx.stats.last_sent, 'SSE unchanged end to end');
+  assert.deepStrictEqual(fx.stats.last_body.stream_options, { include_usage: true });
+  let ev = sseEvents(r.body);
+  assert.strictEqual(ev[ev.length - 1], '[DONE]');
+  const usageEv = JSON.parse(ev[ev.length - 2]);
+  assert.deepStrictEqual(usageEv.choices, []);
+  expectTokens += usageEv.usage.total_tokens;
+  const text = ev.slice(0, -2).map((e) => JSON.parse(e).choices[0].delta.content || '').join('');
+  assert.strictEqual(text, 'echo: stream me please');
+  console.log(`ok - streaming chat (${ev.length} events, ${r.chunks} reads), usage chunk forced`);
+
+  // Completions, both ways; max_tokens enforced.
+  r = await request(base, key, 'POST', '/completions', { model: MODEL, prompt: 'one two three four five', max_tokens: 2 });
+  assert.strictEqual(r.status, 200, r.body);
+  j = JSON.parse(r.body);
+  assert.strictEqual(j.choices[0].text, 'echo: one');
+  assert.strictEqual(j.choices[0].finish_reason, 'length');
+  assert.strictEqual(fx.stats.last_body.max_tokens, 2);
+  expectTokens += j.usage.total_tokens;
+  r = await request(base, key, 'POST', '/completions', { model: MODEL, prompt: 'a b', stream: true, max_tokens: 100000 });
+  assert.strictEqual(r.status, 200, r.body);
+  assert.strictEqual(r.body, fx.stats.last_sent);
+  assert.strictEqual(fx.stats.last_body.max_tokens, 4096, 'max_tokens clamped to the worker cap');
+  ev = sseEvents(r.body);
+  expectTokens += JSON.parse(ev[ev.length - 2]).usage.total_tokens;
+  console.log('ok - completions, streaming and not; max_tokens enforced');
+
+  // Usage counted by the worker reaches the client (both paths).
+  const portOf = new URL(base).port;
+  const stats = async () => JSON.parse((await request(`http://127.0.0.1:${portOf}`, key, 'GET', '/jsonstats')).body);
+  let s = await stats();
+  assert.strictEqual(s.total_tokens, expectTokens, JSON.stringify(s));
+  console.log(`ok - usage counted: ${s.total_tokens} tokens over ${s.ok} answers`);
+
+  // /v1/models across the proxies.
+  r = await request(base, key, 'GET', '/models');
+  assert.strictEqual(r.status, 200);
+  j = JSON.parse(r.body);
+  assert.strictEqual(j.object, 'list');
+  assert.strictEqual(j.data[0].id, MODEL);
+  assert.strictEqual(j.data[0].workers.length, 2);
+  console.log('ok - /v1/models');
+
+  // Errors in OpenAI's shape.
+  const errCase = async (what, status, type, req) => {
+    const res = await req();
+    assert.strictEqual(res.status, status, `${what}: ${res.status} ${res.body}`);
+    const e = JSON.parse(res.body).error;
+    assert(e && typeof e.message === 'string' && e.type === type, `${what}: ${res.body}`);
+  };
+  await errCase('bad JSON', 400, 'invalid_request_error', () => request(base, key, 'POST', '/chat/completions', '{"model":'));
+  await errCase('no model', 400, 'invalid_request_error', () => request(base, key, 'POST', '/chat/completions', { messages: [] }));
+  await errCase('unknown model', 404, 'not_found_error', () => request(base, key, 'POST', '/chat/completions', { model: 'nope', messages: [] }));
+  await errCase('unsupported parameter', 400, 'invalid_request_error', () => request(base, key, 'POST', '/chat/completions', { model: MODEL, messages: [], tools: [] }));
+  await errCase('oversize body', 413, 'invalid_request_error', () => request(base, key, 'POST', '/chat/completions', { model: MODEL, pad: 'x'.repeat(9 << 20) }));
+  await errCase('wrong API key', 401, 'authentication_error', () => request(base, 'sk-wrong', 'POST', '/chat/completions', { model: MODEL, messages: [] }));
+  await errCase('no API key', 401, 'authentication_error', () => request(base, null, 'GET', '/models'));
+  await errCase('unknown path', 404, 'not_found_error', () => request(base, key, 'GET', '/nothing'));
+  console.log('ok - errors: 400 bad JSON / no model / unsupported parameter, 404 unknown model, 413, 401');
+
+  // Retry: the first worker's upstream connection drops before any byte.
+  r = await request(base, key, 'POST', '/chat/completions', { model: MODEL, messages: [{ role: 'user', content: 'FAIL_FIRST x' }] });
+  assert.strictEqual(r.status, 200, r.body);
+  assert.strictEqual(fx.stats.failed_first, 1);
+  assert.strictEqual(JSON.parse(r.body).choices[0].message.content, 'echo: FAIL_FIRST x');
+  console.log('ok - a worker failing before the first byte: retried on the other worker');
+
+  // Cancellation: the app goes away mid-stream; the upstream request is closed.
+  const cancelledBefore = fx.stats.cancelled;
+  await request(base, key, 'POST', '/chat/completions', { model: MODEL, stream: true, messages: [{ role: 'user', content: 'SLOW' }] }, {
+    tolerateAbort: true,
+    onData: (d, req) => req.destroy(),
+  });
+  await until('the upstream to see the cancellation', async () => fx.stats.cancelled > cancelledBefore, 5000);
+  console.log('ok - app disconnect cancels the upstream request');
+
+  // A worker killed while its request waits for the upstream: the request succeeds elsewhere.
+  const startedCount = (w) => (fs.readFileSync(path.join(state, `${w}.log`), 'utf8').match(/request for .* started/g) || []).length;
+  const before = { worker1: startedCount('worker1'), worker2: startedCount('worker2') };
+  const held = request(base, key, 'POST', '/chat/completions', { model: MODEL, messages: [{ role: 'user', content: 'HOLD on' }] });
+  await until('the upstream to hold a request', async () => fx.stats.holding > 0, 5000);
+  const victim = ['worker1', 'worker2'].find((w) => startedCount(w) > before[w]);
+  assert(victim, 'one worker started the held request');
+  const pid = Number(/pid (\d+)/.exec(fs.readFileSync(path.join(state, `${victim}.ready`), 'utf8'))[1]);
+  process.kill(pid, 'SIGKILL');
+  r = await held;
+  assert.strictEqual(r.status, 200, r.body);
+  assert.strictEqual(JSON.parse(r.body).choices[0].message.content, 'echo: HOLD on');
+  console.log(`ok - ${victim} killed before the first byte: the request succeeded on the other worker`);
+
+  // cocoon up starts the dead worker again; SIGTERM then stops every process cleanly.
+  const readyPid = (w) => {
+    try {
+      return Number(/pid (\d+)/.exec(fs.readFileSync(path.join(state, `${w}.ready`), 'utf8'))[1]);
+    } catch (e) {
+      return 0;
+    }
+  };
+  await until(`${victim} to be restarted`, async () => readyPid(victim) > 0 && readyPid(victim) !== pid, 30000);
+  r = await request(base, key, 'POST', '/chat/completions', { model: MODEL, messages: [{ role: 'user', content: 'after restart' }] });
+  assert.strictEqual(r.status, 200, r.body);
+  console.log(`ok - cocoon up restarted ${victim}`);
+  const pids = [readyPid('worker1'), readyPid('worker2')];
+  up.child.kill('SIGTERM');
+  const res = await Promise.race([up.exited, sleep(15000).then(() => null)]);
+  assert(res && res.code === 0, 'cocoon up exits 0 on SIGTERM: ' + JSON.stringify(res) + up.err());
+  for (const p of pids) {
+    assert.throws(() => process.kill(p, 0), 'worker process gone');
+  }
+  sanitizerClean(state);
+  console.log('ok - SIGTERM stops every process cleanly, no sanitizer reports');
+  fx.server.close();
+  fs.rmSync(tmp, { recursive: true, force: true });
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error('FAIL:', e && e.stack ? e.stack : e);
+    process.exit(1);
+  },
+);
