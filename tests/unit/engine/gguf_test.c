@@ -144,6 +144,21 @@ static void test_valid_file(void **state)
     buf_free(&b);
 }
 
+/* Version 2 has the same layout as 3 and is accepted (llama.cpp reads both). */
+static void test_version_2(void **state)
+{
+    (void)state;
+    buf b;
+    layout L;
+    build(&b, &L, NULL);
+    put32(&b, L.version, 2);
+    gguf *g;
+    assert_int_equal(gguf_parse(b.data, b.len, &g), ERR_OK);
+    assert_int_equal(gguf_version(g), 2);
+    gguf_free(g);
+    buf_free(&b);
+}
+
 /* Every proper prefix of the file is rejected (the last tensor ends at the last byte). */
 static void test_truncation_at_every_offset(void **state)
 {
@@ -339,6 +354,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_file),
+        cmocka_unit_test(test_version_2),
         cmocka_unit_test(test_truncation_at_every_offset),
         cmocka_unit_test(test_header_and_metadata_errors),
         cmocka_unit_test(test_block_multiple),
