@@ -293,16 +293,18 @@ void openai_usage_feed(openai_usage_counter *c, const uint8_t *data, size_t n) {
     while (n > 0) {
         const uint8_t *nl = memchr(data, '\n', n);
         size_t take_n = nl ? (size_t)(nl - data) : n;
-        if (!c->overflow && buf_append(&c->pending, data, take_n) != ERR_OK) {
+        if (!c->skip_line && buf_append(&c->pending, data, take_n) != ERR_OK) {
             c->overflow = true; /* drop the rest of this line */
+            c->skip_line = true;
             buf_reset(&c->pending);
         }
         if (!nl) {
             return;
         }
-        if (!c->overflow || c->pending.len > 0) {
+        if (!c->skip_line) {
             sse_line(c, (const char *)c->pending.data, c->pending.len);
         }
+        c->skip_line = false;
         buf_reset(&c->pending);
         data += take_n + 1;
         n -= take_n + 1;
@@ -311,7 +313,7 @@ void openai_usage_feed(openai_usage_counter *c, const uint8_t *data, size_t n) {
 
 void openai_usage_finish(openai_usage_counter *c, openai_usage *out) {
     if (c->pending.len > 0) {
-        if (c->sse) {
+        if (c->sse && !c->skip_line) {
             sse_line(c, (const char *)c->pending.data, c->pending.len);
         } else if (!c->overflow) {
             parse_doc(c, (const char *)c->pending.data, c->pending.len);

@@ -56,8 +56,9 @@ typedef struct {
  * seen (reference §2.1); values must be non-negative integers. Never changes the bytes. */
 typedef struct {
     bool sse;
-    bool overflow; /* a line or the document was longer than we keep: usage may be missing */
-    bool seen;     /* a usage object was found */
+    bool overflow;  /* a line or the document was longer than we keep: usage may be missing */
+    bool seen;      /* a usage object was found */
+    bool skip_line; /* inside an SSE line longer than OPENAI_LINE_MAX */
     buf pending;
     openai_usage u;
 } openai_usage_counter;
