@@ -76,6 +76,42 @@ function sseEvents(body) {
   return body.split('\n\n').filter((e) => e.length > 0).map((e) => e.replace(/^data: /, ''));
 }
 
+// Peers the registry does not allow are refused: a worker image, a model, a proxy image.
+async function refusals(tmp, upState, upstream) {
+  const reg = JSON.parse(fs.readFileSync(path.join(upState, 'registry.json'), 'utf8'));
+  const img = reg.worker_image_hashes[0];
+  const other = '00'.repeat(32);
+  const ca = path.join(upState, 'fake-ca');
+  const run = (args, log) => {
+    const fd = fs.openSync(log, 'w');
+    return spawn(COCOON, args, { stdio: ['ignore', fd, fd] });
+  };
+  const cases = [
+    { what: 'worker image not allowed', proxyReg: { worker_image_hashes: [other], models: [MODEL] }, workerProxyImg: img, expect: ['proxy', /worker image is not in the root registry/] },
+    { what: 'model not registered', proxyReg: { worker_image_hashes: [img], models: ['other-model'] }, workerProxyImg: img, expect: ['proxy', /model fortune-llama-7m is not in the root registry/] },
+    { what: 'proxy image not allowed', proxyReg: { worker_image_hashes: [img], models: [MODEL] }, workerProxyImg: other, expect: ['worker', /refusing proxy .*proxy image is not in the root registry/] },
+  ];
+  for (const c of cases) {
+    const dir = fs.mkdtempSync(path.join(tmp, 'refuse-'));
+    fs.writeFileSync(path.join(dir, 'proxy-reg.json'), JSON.stringify(c.proxyReg));
+    const proxy = run(['proxy', '--registry', path.join(dir, 'proxy-reg.json'), '--fake-ca', ca, '--difficulty', '4', '--ready-file', path.join(dir, 'proxy.ready')], path.join(dir, 'proxy.log'));
+    await until('proxy ready', async () => fs.existsSync(path.join(dir, 'proxy.ready')), 15000);
+    const [wp, cp] = fs.readFileSync(path.join(dir, 'proxy.ready'), 'utf8').trim().split(' ');
+    fs.writeFileSync(path.join(dir, 'worker-reg.json'), JSON.stringify({ proxies: [{ worker: `127.0.0.1:${wp}`, client: `127.0.0.1:${cp}` }], proxy_image_hashes: [c.workerProxyImg] }));
+    const worker = run(['worker', '--registry', path.join(dir, 'worker-reg.json'), '--fake-ca', ca, '--model', MODEL, '--upstream', upstream, '--ready-file', path.join(dir, 'worker.ready')], path.join(dir, 'worker.log'));
+    const log = path.join(dir, `${c.expect[0]}.log`);
+    await until(`${c.what} to be logged`, async () => c.expect[1].test(fs.readFileSync(log, 'utf8')), 15000);
+    assert(!fs.existsSync(path.join(dir, 'worker.ready')), `${c.what}: the worker must not become ready`);
+    for (const ch of [worker, proxy]) {
+      const done = new Promise((res) => ch.on('exit', (code) => res(code)));
+      ch.kill('SIGTERM');
+      assert.strictEqual(await done, 0);
+    }
+    sanitizerClean(dir);
+    console.log(`ok - refused: ${c.what}`);
+  }
+}
+
 async function main() {
   const fx = makeFixture(MODEL);
   await new Promise((r) => fx.server.listen(0, '127.0.0.1', r));
@@ -186,8 +222,38 @@ async function main() {
   await until('the upstream to see the cancellation', async () => fx.stats.cancelled > cancelledBefore, 5000);
   console.log('ok - app disconnect cancels the upstream request');
 
-  // A worker killed while its request waits for the upstream: the request succeeds elsewhere.
+  const readyPid = (w) => {
+    try {
+      return Number(/pid (\d+)/.exec(fs.readFileSync(path.join(state, `${w}.ready`), 'utf8'))[1]);
+    } catch (e) {
+      return 0;
+    }
+  };
   const startedCount = (w) => (fs.readFileSync(path.join(state, `${w}.log`), 'utf8').match(/request for .* started/g) || []).length;
+
+  // A worker killed mid-stream: the app gets a clean SSE error event and the end of the stream.
+  {
+    const before = { worker1: startedCount('worker1'), worker2: startedCount('worker2') };
+    let killed = null;
+    r = await request(base, key, 'POST', '/chat/completions', { model: MODEL, stream: true, messages: [{ role: 'user', content: 'SLOW' }] }, {
+      onData: () => {
+        if (killed) return;
+        killed = ['worker1', 'worker2'].find((w) => startedCount(w) > before[w]);
+        assert(killed, 'a worker started the stream');
+        killed = { name: killed, pid: readyPid(killed) };
+        process.kill(killed.pid, 'SIGKILL');
+      },
+    });
+    assert.strictEqual(r.status, 200);
+    const evs = sseEvents(r.body);
+    const last = JSON.parse(evs[evs.length - 1]);
+    assert(last.error && typeof last.error.message === 'string', 'last event is an error: ' + evs[evs.length - 1]);
+    assert(!r.body.includes('[DONE]'));
+    await until(`${killed.name} to be restarted`, async () => readyPid(killed.name) > 0 && readyPid(killed.name) !== killed.pid, 30000);
+    console.log(`ok - ${killed.name} killed mid-stream: clean error event (${evs.length} events), worker restarted`);
+  }
+
+  // A worker killed while its request waits for the upstream: the request succeeds elsewhere.
   const before = { worker1: startedCount('worker1'), worker2: startedCount('worker2') };
   const held = request(base, key, 'POST', '/chat/completions', { model: MODEL, messages: [{ role: 'user', content: 'HOLD on' }] });
   await until('the upstream to hold a request', async () => fx.stats.holding > 0, 5000);
@@ -201,13 +267,6 @@ async function main() {
   console.log(`ok - ${victim} killed before the first byte: the request succeeded on the other worker`);
 
   // cocoon up starts the dead worker again; SIGTERM then stops every process cleanly.
-  const readyPid = (w) => {
-    try {
-      return Number(/pid (\d+)/.exec(fs.readFileSync(path.join(state, `${w}.ready`), 'utf8'))[1]);
-    } catch (e) {
-      return 0;
-    }
-  };
   await until(`${victim} to be restarted`, async () => readyPid(victim) > 0 && readyPid(victim) !== pid, 30000);
   r = await request(base, key, 'POST', '/chat/completions', { model: MODEL, messages: [{ role: 'user', content: 'after restart' }] });
   assert.strictEqual(r.status, 200, r.body);
@@ -221,6 +280,7 @@ async function main() {
   }
   sanitizerClean(state);
   console.log('ok - SIGTERM stops every process cleanly, no sanitizer reports');
+  await refusals(tmp, state, upstream);
   fx.server.close();
   fs.rmSync(tmp, { recursive: true, force: true });
 }
