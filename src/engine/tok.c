@@ -414,8 +414,11 @@ static err_t load(const gguf *g, tok *t)
             int32_t res = tok_find(t, tmp, ll + rl);
             uint32_t r0;
             int32_t x0;
-            if (l < 0 || rr < 0 || res < 0 || merge_find(t, l, rr, &r0, &x0)) {
-                continue; /* a merge into nothing can never apply; the first rank wins */
+            /* a merge into nothing can never apply; the first rank wins; and plain text must
+             * never merge into a control token (a forged turn marker) */
+            if (l < 0 || rr < 0 || res < 0 || t->type[res] == TOK_T_CONTROL ||
+                merge_find(t, l, rr, &r0, &x0)) {
+                continue;
             }
             uint64_t key = (((uint64_t)(uint32_t)l << 32) | (uint32_t)rr) + 1;
             uint32_t h = (uint32_t)mix(key) & t->mmask;
@@ -626,7 +629,7 @@ static err_t try_pair(bpe *b, int32_t l, int32_t r)
         cd.key = rank;
     } else {
         cd.res = tok_find(b->t, b->s + a->off, a->len + c->len);
-        if (cd.res < 0) {
+        if (cd.res < 0 || b->t->type[cd.res] == TOK_T_CONTROL) {
             return ERR_OK;
         }
         cd.key = -(double)b->t->score[cd.res];
@@ -906,11 +909,12 @@ static err_t encode_spm_text(const tok *t, bpe *b, size_t *cap, const char *s, s
     for (size_t k = 0; e == ERR_OK && k < n;) {
         uint32_t cpv;
         size_t l = uni_decode((const uint8_t *)w + k, n - k, &cpv);
-        b->sy[ns] = (sym){.off = (uint32_t)k,
-                          .len = (uint32_t)l,
-                          .id = tok_find(t, w + k, l),
-                          .prev = (int32_t)ns - 1,
-                          .next = -1};
+        int32_t id = tok_find(t, w + k, l);
+        if (id >= 0 && t->type[id] == TOK_T_CONTROL) {
+            id = -1; /* falls back to byte tokens */
+        }
+        b->sy[ns] = (sym){
+            .off = (uint32_t)k, .len = (uint32_t)l, .id = id, .prev = (int32_t)ns - 1, .next = -1};
         if (ns > 0) {
             b->sy[ns - 1].next = (int32_t)ns;
         }

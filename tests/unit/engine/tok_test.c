@@ -6,6 +6,7 @@
 
 #include <cmocka.h>
 
+#include "base/buf.h"
 #include "common.h"
 #include "engine/gguf.h"
 #include "engine/tok.h"
@@ -150,6 +151,79 @@ static void test_long_piece(void **state)
     free(s);
 }
 
+static void put_str(buf *b, const char *s)
+{
+    assert_int_equal(gguf_write_str(b, s, strlen(s)), ERR_OK);
+}
+
+static void put_strs(buf *b, const char *key, const char *const *v, size_t n)
+{
+    put_str(b, key);
+    assert_int_equal(buf_u32le(b, GGUF_T_ARRAY), ERR_OK);
+    assert_int_equal(buf_u32le(b, GGUF_T_STRING), ERR_OK);
+    assert_int_equal(buf_u64le(b, n), ERR_OK);
+    for (size_t i = 0; i < n; i++) {
+        put_str(b, v[i]);
+    }
+}
+
+static void put_i32s(buf *b, const char *key, const int32_t *v, size_t n)
+{
+    put_str(b, key);
+    assert_int_equal(buf_u32le(b, GGUF_T_ARRAY), ERR_OK);
+    assert_int_equal(buf_u32le(b, GGUF_T_I32), ERR_OK);
+    assert_int_equal(buf_u64le(b, n), ERR_OK);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(buf_u32le(b, (uint32_t)v[i]), ERR_OK);
+    }
+}
+
+/* A vocabulary where plain text could merge (GPT-2 BPE) or combine (SentencePiece) into a
+ * control token: without special parsing the text stays plain tokens. */
+static void test_text_never_merges_into_control(void **state)
+{
+    (void)state;
+    for (int spm = 0; spm < 2; spm++) {
+        buf b;
+        buf_init(&b, 1 << 16);
+        assert_int_equal(buf_u32le(&b, 0x46554747u), ERR_OK);
+        assert_int_equal(buf_u32le(&b, 3), ERR_OK);
+        assert_int_equal(buf_u64le(&b, 0), ERR_OK);
+        assert_int_equal(buf_u64le(&b, 4), ERR_OK);
+        put_str(&b, "tokenizer.ggml.model");
+        assert_int_equal(buf_u32le(&b, GGUF_T_STRING), ERR_OK);
+        put_str(&b, spm ? "llama" : "gpt2");
+        const char *toks[] = {"a", "b", "ab", "<unk>"};
+        int32_t types[] = {1, 1, TOK_T_CONTROL, TOK_T_UNKNOWN};
+        put_strs(&b, "tokenizer.ggml.tokens", toks, 4);
+        put_i32s(&b, "tokenizer.ggml.token_type", types, 4);
+        if (spm) {
+            assert_int_equal(gguf_write_kv_u32(&b, "tokenizer.ggml.unknown_token_id", 3), ERR_OK);
+        } else {
+            const char *merges[] = {"a b"};
+            put_strs(&b, "tokenizer.ggml.merges", merges, 1);
+        }
+        gguf *g;
+        assert_int_equal(gguf_parse(b.data, b.len, &g), ERR_OK);
+        tok *t;
+        assert_int_equal(tok_from_gguf(g, &t), ERR_OK);
+        tok_vec v = {0};
+        assert_int_equal(tok_encode(t, "ab", 2, false, &v), ERR_OK);
+        for (size_t i = 0; i < v.n; i++) {
+            assert_int_not_equal(v.ids[i], 2);
+        }
+        assert_true(v.n >= 2);
+        tok_vec_free(&v);
+        assert_int_equal(tok_encode(t, "ab", 2, true, &v), ERR_OK);
+        assert_int_equal(v.n, 1);
+        assert_int_equal(v.ids[0], 2);
+        tok_vec_free(&v);
+        tok_free(t);
+        gguf_free(g);
+        buf_free(&b);
+    }
+}
+
 static void test_unicode_classes(void **state)
 {
     (void)state;
@@ -186,6 +260,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_invalid_utf8_round_trips, setup, teardown),
         cmocka_unit_test_setup_teardown(test_text_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_piece, setup, teardown),
+        cmocka_unit_test(test_text_never_merges_into_control),
         cmocka_unit_test(test_unicode_classes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
