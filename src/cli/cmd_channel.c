@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "attest/collateral.h"
 #include "attest/fake.h"
 #include "attest/provider.h"
 #include "base/buf.h"
@@ -23,6 +24,7 @@
 #include "link/link.h"
 #include "link/rotor.h"
 #include "net/loop.h"
+#include "net/pool.h"
 #include "net/sock.h"
 #include "ratls/policy.h"
 #include "ratls/tls.h"
@@ -56,6 +58,8 @@ typedef struct {
     ratls_ctx *ctx;
     link_server *srv;
     link_conn *conn;
+    net_pool *pool;
+    collateral *coll;
     net_timer *deadline;
     int rc;
     int served;
@@ -212,9 +216,25 @@ static err_t chan_setup(chan *ch, ratls_role role)
     if (fake_root && !o->policy_file) {
         ch->pol.nroots = 0;
         e = ratls_policy_add_root(&ch->pol, fake_root);
+        /* Fake quotes get the full evaluation too: collateral issued by the same fake CA. */
+        if (e == ERR_OK && !ca) {
+            e = fake_ca_open(o->ca_dir, clock_unix(), &ca);
+        }
+        buf json;
+        buf_init(&json, 1 << 20);
+        if (e == ERR_OK && (e = fake_ca_collateral(ca, clock_unix(), NULL, &json)) == ERR_OK &&
+            (e = collateral_from_json(json.data, json.len, &ch->coll)) == ERR_OK) {
+            e = ratls_policy_add_collateral(&ch->pol, ch->coll);
+            ch->pol.require_collateral = true;
+        }
+        buf_free(&json);
     }
     fake_ca_free(ca);
     TRY(e);
+    ch->pool = net_pool_new(ch->loop, 1);
+    if (!ch->pool) {
+        return ERR_NOMEM;
+    }
     if (o->any) {
         ch->pol.require_tdx = false;
     }
@@ -229,7 +249,9 @@ static void chan_cleanup(chan *ch)
 {
     link_server_free(ch->srv);
     net_timer_free(ch->deadline);
+    net_pool_free(ch->pool);
     ratls_ctx_free(ch->ctx);
+    collateral_free(ch->coll);
     cert_rotor_free(ch->rotor);
     attest_provider_free(ch->prov);
     ratls_policy_cleanup(&ch->pol);
@@ -242,6 +264,8 @@ static void print_peer(const char *who, link_conn *c, const ratls_peer *p)
     cli_print_hex(stdout, "peer_public_key", p->pubkey, 32);
     printf("peer_attested: %s\n", p->attested ? "true" : "false");
     if (p->attested) {
+        printf("peer_tcb_status: %s\n",
+               p->tcb_expiry ? tcb_status_name((tcb_status)p->tcb_status) : "not evaluated");
         cli_print_hex(stdout, "peer_image_hash", p->image_hash, 32);
         cli_print_hex(stdout, "peer_mrtd", p->mrtd, 48);
         cli_print_hex(stdout, "peer_root_key_id", p->root_key_id, 48);
@@ -316,6 +340,7 @@ static int do_listen(chan_opts *o)
     link_config cfg;
     link_config_init(&cfg, ch.ctx);
     cfg.pow_difficulty = (int)o->difficulty;
+    cfg.pool = ch.pool;
     static const link_handlers h = {l_ready, NULL, l_query, l_close};
     if ((e = link_listen(ch.loop, host, port, &cfg, &h, &ch, &ch.srv)) != ERR_OK ||
         (e = net_loop_on_signal(ch.loop, SIGINT, on_signal, &ch)) != ERR_OK ||
@@ -411,6 +436,7 @@ static int do_connect(chan_opts *o)
     link_config cfg;
     link_config_init(&cfg, ch.ctx);
     cfg.pow_max_difficulty = (int)o->max_difficulty;
+    cfg.pool = ch.pool;
     static const link_handlers h = {c_ready, NULL, NULL, c_close};
     ch.deadline = net_timer_new(ch.loop, c_deadline, &ch);
     if (!ch.deadline || (e = link_dial(ch.loop, host, port, &cfg, &h, &ch, &ch.conn)) != ERR_OK) {

@@ -3,6 +3,9 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/listener.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -64,7 +67,20 @@ struct link_conn {
     net_timer *tick;
     pending *queries;
     err_t close_why;
+    /* full (collateral) verification of the peer on the pool */
+    struct full_check *check;
+    bool orphaned; /* destroyed while the check runs: the check's completion frees it */
 };
+
+typedef struct full_check {
+    link_conn *c;
+    const ratls_policy *pol;
+    buf quote;
+    int64_t now;
+    ratls_peer peer;
+    err_t result;
+    char detail[256]; /* err_detail() is per thread: carry the worker's back to the loop */
+} full_check;
 
 static void conn_destroy(link_conn *c, err_t why);
 
@@ -232,14 +248,9 @@ static void on_data(net_stream *s, void *arg)
     }
 }
 
-static void on_tls_ready(net_stream *s, void *arg)
+/* The peer is verified: start the link layer (tcp.connect / tcp.connected). */
+static void start_link(link_conn *c)
 {
-    link_conn *c = arg;
-    err_t e = ratls_ssl_verdict(net_stream_ssl(s), &c->peer);
-    if (e != ERR_OK) {
-        fail(c, e);
-        return;
-    }
     rpc_config rc;
     memset(&rc, 0, sizeof(rc));
     rc.role = c->server ? RPC_ACCEPTOR : RPC_DIALER;
@@ -254,8 +265,92 @@ static void on_tls_ready(net_stream *s, void *arg)
     c->phase = L_LINK;
     pump(c);
     if (c->phase != L_CLOSING) {
-        on_data(s, c); /* frames that arrived with the handshake */
+        on_data(c->s, c); /* frames that arrived with the handshake */
     }
+}
+
+static void check_work(void *arg)
+{
+    full_check *fc = arg;
+    err_clear_detail();
+    fc->result = ratls_verify_collateral(fc->pol, fc->quote.data, fc->quote.len, fc->now, &fc->peer);
+    snprintf(fc->detail, sizeof(fc->detail), "%s", err_detail());
+}
+
+static void check_done(void *arg)
+{
+    full_check *fc = arg;
+    link_conn *c = fc->c;
+    c->check = NULL;
+    err_t e = fc->result;
+    if (e != ERR_OK) {
+        e = err_fail(e, "%s", fc->detail);
+    }
+    if (e == ERR_OK) {
+        c->peer.tcb_status = fc->peer.tcb_status;
+        c->peer.tcb_expiry = fc->peer.tcb_expiry;
+    }
+    buf_free(&fc->quote);
+    free(fc);
+    if (c->orphaned) {
+        free(c);
+        return;
+    }
+    if (c->phase == L_CLOSING) {
+        return;
+    }
+    if (e != ERR_OK) {
+        fail(c, e);
+        return;
+    }
+    start_link(c);
+}
+
+/* Collateral evaluation of the peer's quote (TCB level, QE identity, CRLs): off the loop when
+ * a pool is configured. Nothing is read from or written to the peer meanwhile. */
+static void start_full_check(link_conn *c)
+{
+    full_check *fc = calloc(1, sizeof(*fc));
+    if (!fc) {
+        fail(c, ERR_NOMEM);
+        return;
+    }
+    fc->c = c;
+    fc->pol = ratls_ctx_policy(c->cfg.tls);
+    fc->now = ratls_ctx_now(c->cfg.tls);
+    buf_init(&fc->quote, RATLS_QUOTE_MAX);
+    X509 *x = SSL_get0_peer_certificate(net_stream_ssl(c->s));
+    unsigned char *der = NULL;
+    int dlen = x ? i2d_X509(x, &der) : -1;
+    err_t e = dlen > 0 ? ratls_cert_quote(der, (size_t)dlen, &fc->quote)
+                       : err_fail(ERR_CERT_FORMAT, "no peer certificate");
+    OPENSSL_free(der);
+    if (e != ERR_OK) {
+        buf_free(&fc->quote);
+        free(fc);
+        fail(c, e);
+        return;
+    }
+    c->check = fc;
+    if (!c->cfg.pool || net_pool_submit(c->cfg.pool, check_work, check_done, fc) != ERR_OK) {
+        check_work(fc);
+        check_done(fc);
+    }
+}
+
+static void on_tls_ready(net_stream *s, void *arg)
+{
+    link_conn *c = arg;
+    err_t e = ratls_ssl_verdict(net_stream_ssl(s), &c->peer);
+    if (e != ERR_OK) {
+        fail(c, e);
+        return;
+    }
+    if (c->peer.attested && ratls_policy_wants_collateral(ratls_ctx_policy(c->cfg.tls))) {
+        start_full_check(c);
+        return;
+    }
+    start_link(c);
 }
 
 static void on_error(net_stream *s, err_t e, void *arg)
@@ -431,6 +526,10 @@ static void conn_destroy(link_conn *c, err_t why)
     event_free(c->reaper);
     rpc_free(c->rpc);
     net_stream_free(c->s);
+    if (c->check) {
+        c->orphaned = true; /* the pool still holds the check; its completion frees c */
+        return;
+    }
     free(c);
 }
 

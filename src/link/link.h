@@ -5,6 +5,8 @@
  *   ── challenge (24 B, plaintext) ──────▶
  *   ◀───────────────── response (12 B) ──   (solved in batches; the loop keeps running)
  *   ◀═══════════ TLS 1.3, both certificates verified (ratls) ═══════════▶
+ *   (each side, if its policy has collateral: full DCAP evaluation of the peer's quote on the
+ *    worker pool; the link stays silent until the verdict)
  *   ◀────────────────── tcp.connect{id} ──
  *   ── tcp.connected{id} ───────────────▶   on_ready on both sides
  *   ◀══════════ tcp.packet / tcp.query / tcp.queryAnswer / ping ═════════▶
@@ -21,6 +23,7 @@
 
 #include "base/err.h"
 #include "net/loop.h"
+#include "net/pool.h"
 #include "ratls/policy.h"
 #include "ratls/tls.h"
 
@@ -33,6 +36,9 @@ typedef struct {
     int pow_max_difficulty;    /* dialer: refuse harder challenges (default 28) */
     uint64_t handshake_ms;     /* PoW + TLS + connect must finish within this (default 15 s) */
     size_t max_frame;          /* after attestation (default PROTO_FRAME_MAX) */
+    /* Where the collateral part of a peer's verification runs when the TLS policy wants it
+     * (ratls_policy_wants_collateral): a worker pool keeps the loop free; NULL runs it inline. */
+    net_pool *pool;
 } link_config;
 
 typedef struct {

@@ -1,11 +1,14 @@
 #include "policy.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "attest/verify.h"
+#include "attest/quote.h"
 #include "base/codec.h"
+#include "crypto/hash.h"
 
 void ratls_policy_init(ratls_policy *p)
 {
@@ -60,6 +63,20 @@ err_t ratls_policy_add_mrtd(ratls_policy *p, const uint8_t mrtd[48])
 err_t ratls_policy_add_rtmrs(ratls_policy *p, const uint8_t rtmr[4][48])
 {
     return grow((void **)&p->rtmrs, &p->nrtmr, 4 * 48, rtmr);
+}
+
+err_t ratls_policy_add_collateral(ratls_policy *p, const collateral *c)
+{
+    if (p->ncoll >= RATLS_MAX_COLLATERAL) {
+        return err_fail(ERR_TOO_MANY, "more than %d collateral sets", RATLS_MAX_COLLATERAL);
+    }
+    p->coll[p->ncoll++] = c;
+    return ERR_OK;
+}
+
+bool ratls_policy_wants_collateral(const ratls_policy *p)
+{
+    return p->ncoll > 0 || p->require_collateral;
 }
 
 err_t ratls_policy_check(const ratls_policy *p, const ratls_peer *peer)
@@ -135,11 +152,20 @@ static err_t parse_policy(ratls_policy *p, json_t *root)
     {
         size_t i;
         json_t *it;
-        if (strcmp(key, "require_tdx") == 0 || strcmp(key, "allow_debug") == 0) {
+        if (strcmp(key, "require_tdx") == 0 || strcmp(key, "allow_debug") == 0 ||
+            strcmp(key, "require_collateral") == 0) {
             if (!json_is_boolean(v)) {
                 return err_fail(ERR_CONFIG, "policy.%s: expected true or false", key);
             }
-            *(key[0] == 'r' ? &p->require_tdx : &p->allow_debug) = json_is_true(v);
+            bool *slot = strcmp(key, "require_tdx") == 0   ? &p->require_tdx
+                         : strcmp(key, "allow_debug") == 0 ? &p->allow_debug
+                                                           : &p->require_collateral;
+            *slot = json_is_true(v);
+        } else if (strcmp(key, "accept_tcb") == 0) {
+            if (!json_is_string(v)) {
+                return err_fail(ERR_CONFIG, "policy.accept_tcb: expected \"UpToDate,...\"");
+            }
+            TRY(dcap_policy_parse_statuses(json_string_value(v), &p->dcap));
         } else if (strcmp(key, "max_validity_hours") == 0) {
             json_int_t h = json_integer_value(v);
             if (!json_is_integer(v) || h < 1 || h > 24) {
@@ -204,4 +230,77 @@ err_t ratls_policy_from_json(ratls_policy *p, const char *text, size_t len)
     err_t e = parse_policy(p, root);
     json_decref(root);
     return e;
+}
+
+/* Full-evaluation verdicts remembered by SHA-256(quote ‖ collateral set pointers ‖ dcap
+ * policy) until their expiry; failures are not remembered. */
+#define TCB_MEMO_SLOTS 128
+
+typedef struct {
+    bool used;
+    uint8_t key[32];
+    int64_t expiry;
+    int status;
+} tcb_memo;
+
+static tcb_memo tcb_memos[TCB_MEMO_SLOTS];
+static pthread_mutex_t tcb_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void tcb_key(const ratls_policy *p, const uint8_t *q, size_t len, uint8_t key[32])
+{
+    hash_ctx *h = hash_new(HASH_SHA256);
+    hash_update(h, q, len);
+    hash_update(h, p->coll, p->ncoll * sizeof(p->coll[0]));
+    hash_update(h, &p->dcap.statuses, sizeof(p->dcap.statuses));
+    hash_update(h, p->roots, p->nroots * 64);
+    hash_final_free(h, key);
+}
+
+err_t ratls_verify_collateral(const ratls_policy *p, const uint8_t *qdata, size_t len,
+                              int64_t now, ratls_peer *peer)
+{
+    if (!ratls_policy_wants_collateral(p)) {
+        return ERR_OK;
+    }
+    if (p->ncoll == 0) {
+        return err_fail(ERR_COLLATERAL_MISMATCH, "policy requires collateral but has none");
+    }
+    uint8_t key[32];
+    tcb_key(p, qdata, len, key);
+    tcb_memo *m = &tcb_memos[key[0] % TCB_MEMO_SLOTS];
+    pthread_mutex_lock(&tcb_mu);
+    bool hit = m->used && memcmp(m->key, key, 32) == 0 && now < m->expiry;
+    if (hit) {
+        peer->tcb_status = m->status;
+        peer->tcb_expiry = m->expiry;
+    }
+    pthread_mutex_unlock(&tcb_mu);
+    if (hit) {
+        return ERR_OK;
+    }
+    quote q;
+    TRY(quote_parse(qdata, len, &q));
+    dcap_result r;
+    err_t e = ERR_COLLATERAL_MISMATCH;
+    size_t i = 0;
+    for (; i < p->ncoll; i++) {
+        e = dcap_verify(&q, p->coll[i], (const uint8_t(*)[64])p->roots, p->nroots, now, &r);
+        if (e != ERR_COLLATERAL_MISMATCH) {
+            break;
+        }
+    }
+    if (e == ERR_COLLATERAL_MISMATCH) {
+        return err_fail(e, "no collateral set covers the peer's platform");
+    }
+    TRY(e);
+    TRY(dcap_policy_check(&p->dcap, &r, p->coll[i]));
+    peer->tcb_status = (int)r.tcb.status;
+    peer->tcb_expiry = r.expiry;
+    pthread_mutex_lock(&tcb_mu);
+    m->used = true;
+    memcpy(m->key, key, 32);
+    m->expiry = r.expiry;
+    m->status = peer->tcb_status;
+    pthread_mutex_unlock(&tcb_mu);
+    return ERR_OK;
 }

@@ -114,7 +114,7 @@ static err_t load_identity(SSL_CTX *ssl, const ratls_identity *id)
 static err_t copy_policy(ratls_policy *dst, const ratls_policy *src)
 {
     *dst = *src;
-    dst->image_hashes = NULL;
+    dst->image_hashes = NULL; /* the lists are deep-copied; collateral stays borrowed */
     dst->mrtds = NULL;
     dst->rtmrs = NULL;
     dst->nimage = dst->nmrtd = dst->nrtmr = 0;
@@ -206,6 +206,16 @@ err_t ratls_ctx_set_identity(ratls_ctx *c, const ratls_identity *id)
 SSL_CTX *ratls_ctx_ssl_ctx(ratls_ctx *c)
 {
     return c->ssl;
+}
+
+const ratls_policy *ratls_ctx_policy(const ratls_ctx *c)
+{
+    return &c->policy;
+}
+
+int64_t ratls_ctx_now(const ratls_ctx *c)
+{
+    return c->clock(c->clock_arg);
 }
 
 SSL *ratls_ssl_new(ratls_ctx *c)

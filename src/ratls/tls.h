@@ -32,6 +32,9 @@ void ratls_ctx_set_clock(ratls_ctx *c, ratls_clock_fn fn, void *arg);
 /* Rotation: later connections present the new certificate; live ones keep theirs. */
 MUST_CHECK err_t ratls_ctx_set_identity(ratls_ctx *c, const ratls_identity *id);
 SSL_CTX *ratls_ctx_ssl_ctx(ratls_ctx *c);
+/* The context's own copy of its policy, and its clock. */
+const ratls_policy *ratls_ctx_policy(const ratls_ctx *c);
+int64_t ratls_ctx_now(const ratls_ctx *c);
 
 /* A new SSL object in the context's role, with the verdict slot attached. */
 SSL *ratls_ssl_new(ratls_ctx *c);

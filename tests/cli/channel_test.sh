@@ -15,6 +15,8 @@ fi
 wait "${PIDS[0]}"
 expect_line "$WORK/c1.out" '^answer: echo: ping 42$' "query answered over the channel"
 expect_line "$WORK/c1.out" '^peer_attested: true$' "client verified the listener's quote"
+expect_line "$WORK/c1.out" '^peer_tcb_status: UpToDate$' "client evaluated the listener's TCB with collateral"
+expect_line "$WORK/s1.out" '^peer_tcb_status: UpToDate$' "listener evaluated the client's TCB with collateral"
 expect_line "$WORK/s1.out" '^peer_attested: true$' "listener verified the client's quote"
 server_key="$(sed -n 's/^public_key: //p' "$WORK/s1.out")"
 expect_line "$WORK/c1.out" "^peer_public_key: $server_key\$" "client saw the listener's certificate key"

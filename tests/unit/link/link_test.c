@@ -15,6 +15,7 @@
 
 #include "base/cur.h"
 #include "fixture.h"
+#include "attest/collateral.h"
 #include "link/link.h"
 #include "link/rotor.h"
 #include "proto/pow.h"
@@ -93,6 +94,10 @@ static void guard_fire(void *arg)
              w->client_closed);
 }
 
+/* Collateral the next world_open gives the server's policy (NULL: none). */
+static const collateral *next_server_coll;
+static bool next_require_coll;
+
 static void world_open(world *w, int difficulty, uint64_t handshake_ms)
 {
     memset(w, 0, sizeof(*w));
@@ -101,7 +106,14 @@ static void world_open(world *w, int difficulty, uint64_t handshake_ms)
     make_identity(&w->sid);
     make_identity(&w->cid);
     fixture_policy(&F, &w->pol);
-    assert_int_equal(ratls_ctx_new(RATLS_SERVER, &w->sid, &w->pol, &w->sctx), ERR_OK);
+    ratls_policy spol;
+    fixture_policy(&F, &spol);
+    if (next_server_coll) {
+        assert_int_equal(ratls_policy_add_collateral(&spol, next_server_coll), ERR_OK);
+    }
+    spol.require_collateral = next_require_coll;
+    assert_int_equal(ratls_ctx_new(RATLS_SERVER, &w->sid, &spol, &w->sctx), ERR_OK);
+    ratls_policy_cleanup(&spol);
     assert_int_equal(ratls_ctx_new(RATLS_CLIENT, &w->cid, &w->pol, &w->cctx), ERR_OK);
     link_config cfg;
     link_config_init(&cfg, w->sctx);
@@ -521,6 +533,74 @@ static void test_rotation_keeps_live_links(void **state)
     world_close(&w);
 }
 
+/* ---- full (collateral) verification of the peer on the worker pool ---- */
+
+static collateral *make_collateral(const fake_collateral_opts *opts)
+{
+    buf json;
+    buf_init(&json, 1 << 20);
+    assert_int_equal(fake_ca_collateral(F.ca, F.now, opts, &json), ERR_OK);
+    collateral *c = NULL;
+    assert_int_equal(collateral_from_json(json.data, json.len, &c), ERR_OK);
+    buf_free(&json);
+    return c;
+}
+
+/* Runs the happy-path client against a server whose policy evaluates collateral. */
+static err_t run_with_collateral(const collateral *coll, bool require, int *ready)
+{
+    world w;
+    next_server_coll = coll;
+    next_require_coll = require;
+    world_open(&w, 4, 10000);
+    net_pool *pool = net_pool_new(w.loop, 2);
+    assert_non_null(pool);
+    /* The listener was created with next_pool == NULL; rebuild it with the pool. */
+    link_server_free(w.srv);
+    link_config cfg;
+    link_config_init(&cfg, w.sctx);
+    cfg.pow_difficulty = 4;
+    cfg.pool = pool;
+    assert_int_equal(link_listen(w.loop, "127.0.0.1", 0, &cfg, &SERVER_H, &w, &w.srv), ERR_OK);
+    client_ctx cc;
+    dial(&w, &cc, 28);
+    assert_int_equal(net_loop_run(w.loop), ERR_OK);
+    finish_client(&w, &cc);
+    *ready = w.server_ready;
+    err_t why = w.server_close;
+    link_server_free(w.srv);
+    w.srv = NULL;
+    net_pool_free(pool);
+    next_server_coll = NULL;
+    next_require_coll = false;
+    world_close(&w);
+    return why;
+}
+
+static void test_full_verification_with_collateral(void **state)
+{
+    (void)state;
+    collateral *good = make_collateral(NULL);
+    int ready = 0;
+    /* UpToDate platform: the link comes up after the pool's verdict. */
+    assert_int_equal(run_with_collateral(good, true, &ready), ERR_EOF);
+    assert_int_equal(ready, 1);
+
+    /* The same quote with a revoked PCK certificate in the CRL: refused with the reason. */
+    fake_collateral_opts opts;
+    memset(&opts, 0, sizeof(opts));
+    opts.revoke_pck = true;
+    collateral *revoked = make_collateral(&opts);
+    assert_int_equal(run_with_collateral(revoked, true, &ready), ERR_CERT_REVOKED);
+    assert_int_equal(ready, 0);
+
+    /* Collateral required but none configured. */
+    assert_int_equal(run_with_collateral(NULL, true, &ready), ERR_COLLATERAL_MISMATCH);
+    assert_int_equal(ready, 0);
+    collateral_free(good);
+    collateral_free(revoked);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -546,6 +626,7 @@ int main(void)
         cmocka_unit_test(test_skipped_frame_seqno),
         cmocka_unit_test(test_oversize_frame),
         cmocka_unit_test(test_rotation_keeps_live_links),
+        cmocka_unit_test(test_full_verification_with_collateral),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
