@@ -75,6 +75,32 @@ static void p_gemm(const float *w, size_t n_rows, const float *x, size_t xs, siz
     }
 }
 
+static float p_dot_q8(uint32_t type, const void *w, const int8_t *xq, const float *xd, size_t n)
+{
+    const uint8_t *p = w;
+    float s = 0.0f;
+    for (size_t b = 0; b < n / QK; b++) {
+        int32_t isum = 0;
+        float dw;
+        if (type == GGML_T_Q8_0) {
+            const uint8_t *blk = p + b * Q8_0_BYTES;
+            dw = fp16_to_f32((uint16_t)(blk[0] | (blk[1] << 8)));
+            for (int j = 0; j < QK; j++) {
+                isum += (int8_t)blk[2 + j] * xq[b * QK + j];
+            }
+        } else {
+            const uint8_t *blk = p + b * Q4_0_BYTES;
+            dw = fp16_to_f32((uint16_t)(blk[0] | (blk[1] << 8)));
+            for (int j = 0; j < QK / 2; j++) {
+                isum += ((blk[2 + j] & 0xf) - 8) * xq[b * QK + j];
+                isum += ((blk[2 + j] >> 4) - 8) * xq[b * QK + j + QK / 2];
+            }
+        }
+        s += (float)isum * (dw * xd[b]);
+    }
+    return s;
+}
+
 static void p_axpy(float a, const float *x, float *y, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -88,6 +114,7 @@ static const kern_ops PORTABLE = {
     .dequant = dequant_row,
     .dot_f32 = p_dot_f32,
     .gemm = p_gemm,
+    .dot_q8 = p_dot_q8,
     .axpy = p_axpy,
 };
 

@@ -23,6 +23,10 @@ typedef struct {
      * split of a batch gives identical numbers; it may differ from dot_f32 in rounding. */
     void (*gemm)(const float *w, size_t n_rows, const float *x, size_t xs, size_t n_tok, size_t n,
                  float *y, size_t ys);
+    /* A Q8_0 or Q4_0 row against activations quantized by quant_act_q8 (xq values, xd one
+     * scale per block of 32): integer products summed exactly per block, then scaled. The
+     * tables differ only in how the scaled block sums are added. */
+    float (*dot_q8)(uint32_t type, const void *w, const int8_t *xq, const float *xd, size_t n);
     /* y += a * x */
     void (*axpy)(float a, const float *x, float *y, size_t n);
 } kern_ops;

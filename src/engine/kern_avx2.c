@@ -240,6 +240,79 @@ AVX2 static float a_dot(uint32_t type, const void *w, const float *x, size_t n)
     return hsum(s0, s1, s2, s3) + tail;
 }
 
+/* sum over 32 int8 pairs as 8 int32 lanes: |w| (unsigned) times x with w's sign */
+AVX2 static inline __m256 i8dot(__m256i w, __m256i x)
+{
+    __m256i aw = _mm256_sign_epi8(w, w);
+    __m256i sx = _mm256_sign_epi8(x, w);
+    __m256i p16 = _mm256_maddubs_epi16(aw, sx);
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+}
+
+AVX2 static inline __m256i q4_block(const uint8_t *blk)
+{
+    __m128i raw = _mm_loadu_si128((const __m128i *)(const void *)(blk + 2));
+    __m128i lo = _mm_and_si128(raw, _mm_set1_epi8(0x0f));
+    __m128i hi = _mm_and_si128(_mm_srli_epi16(raw, 4), _mm_set1_epi8(0x0f));
+    return _mm256_sub_epi8(_mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1),
+                           _mm256_set1_epi8(8));
+}
+
+/* Block b goes to accumulator b % 4 so that four FMA chains run in parallel. */
+#define DOT_Q8_LOOP(LOADW, BYTES)                                                                  \
+    for (; b + 4 <= nb; b += 4) {                                                                  \
+        const uint8_t *k0 = p + b * (BYTES);                                                       \
+        const int8_t *x0 = xq + b * QK;                                                            \
+        a0 = _mm256_fmadd_ps(i8dot(LOADW(k0), _mm256_loadu_si256((const __m256i *)(x0))),          \
+                             _mm256_set1_ps(scale_of(k0) * xd[b]), a0);                            \
+        a1 = _mm256_fmadd_ps(                                                                      \
+            i8dot(LOADW(k0 + (BYTES)), _mm256_loadu_si256((const __m256i *)(x0 + QK))),            \
+            _mm256_set1_ps(scale_of(k0 + (BYTES)) * xd[b + 1]), a1);                               \
+        a2 = _mm256_fmadd_ps(                                                                      \
+            i8dot(LOADW(k0 + 2 * (BYTES)), _mm256_loadu_si256((const __m256i *)(x0 + 2 * QK))),    \
+            _mm256_set1_ps(scale_of(k0 + 2 * (BYTES)) * xd[b + 2]), a2);                           \
+        a3 = _mm256_fmadd_ps(                                                                      \
+            i8dot(LOADW(k0 + 3 * (BYTES)), _mm256_loadu_si256((const __m256i *)(x0 + 3 * QK))),    \
+            _mm256_set1_ps(scale_of(k0 + 3 * (BYTES)) * xd[b + 3]), a3);                           \
+    }                                                                                              \
+    for (; b < nb; b++) {                                                                          \
+        const uint8_t *k0 = p + b * (BYTES);                                                       \
+        __m256 t =                                                                                 \
+            _mm256_fmadd_ps(i8dot(LOADW(k0), _mm256_loadu_si256((const __m256i *)(xq + b * QK))),  \
+                            _mm256_set1_ps(scale_of(k0) * xd[b]),                                  \
+                            b % 4 == 0   ? a0                                                      \
+                            : b % 4 == 1 ? a1                                                      \
+                                         : a2);                                                    \
+        if (b % 4 == 0) {                                                                          \
+            a0 = t;                                                                                \
+        } else if (b % 4 == 1) {                                                                   \
+            a1 = t;                                                                                \
+        } else {                                                                                   \
+            a2 = t;                                                                                \
+        }                                                                                          \
+    }
+
+AVX2 static inline __m256i q8_load(const uint8_t *blk)
+{
+    return _mm256_loadu_si256((const __m256i *)(const void *)(blk + 2));
+}
+
+AVX2 static float a_dot_q8(uint32_t type, const void *w, const int8_t *xq, const float *xd,
+                           size_t n)
+{
+    const uint8_t *p = w;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    size_t nb = n / QK;
+    size_t b = 0;
+    if (type == GGML_T_Q8_0) {
+        DOT_Q8_LOOP(q8_load, Q8_0_BYTES)
+    } else {
+        DOT_Q8_LOOP(q4_block, Q4_0_BYTES)
+    }
+    return hsum(a0, a1, a2, a3);
+}
+#undef DOT_Q8_LOOP
+
 AVX2 static void a_dequant(uint32_t type, const void *w, float *out, size_t n)
 {
     const uint8_t *p = w;
@@ -295,6 +368,7 @@ static const kern_ops AVX2_OPS = {
     .dequant = a_dequant,
     .dot_f32 = a_dot_f32,
     .gemm = a_gemm,
+    .dot_q8 = a_dot_q8,
     .axpy = a_axpy,
 };
 

@@ -47,6 +47,8 @@ struct model_ctx {
     /* per-worker scratch: a dequantized weight row, and attention scores */
     float *wrow;
     size_t wrow_len;
+    int8_t *xq; /* one token's activations at 8 bits, and their block scales */
+    float *xd;
     float *scores;
 };
 
@@ -347,6 +349,8 @@ void model_ctx_free(model_ctx *c)
     free(c->ff_g);
     free(c->ff_u);
     free(c->wrow);
+    free(c->xq);
+    free(c->xd);
     free(c->scores);
     free(c);
 }
@@ -407,8 +411,11 @@ err_t model_ctx_new(const model *m, const model_ctx_opts *o, model_ctx **out)
     c->ff_u = falloc(B * hp->n_ff);
     c->wrow = falloc(nt * wl * 4); /* GEMM_ROWS rows per worker */
     c->scores = falloc((size_t)nt * n_ctx);
+    c->xq = malloc(wl);
+    c->xd = falloc(wl / 32 + 1);
     if (!c->kcache || !c->vcache || !c->rope_cos || !c->rope_sin || !c->x || !c->xn || !c->q ||
-        !c->kv_k || !c->kv_v || !c->att || !c->ff_g || !c->ff_u || !c->wrow || !c->scores) {
+        !c->kv_k || !c->kv_v || !c->att || !c->ff_g || !c->ff_u || !c->wrow || !c->scores ||
+        !c->xq || !c->xd) {
         e = err_fail(ERR_NOMEM, "context buffers");
         goto out;
     }
@@ -457,7 +464,9 @@ typedef struct {
 
 typedef struct {
     model_ctx *c;
-    const float *x; /* [n][cols] */
+    const float *x;   /* [n][cols] */
+    const int8_t *xq; /* x quantized for Q8_0/Q4_0 rows when n == 1, else NULL */
+    const float *xd;
     size_t n;
     mm_out outs[3];
     size_t n_outs;
@@ -481,6 +490,12 @@ static void mm_task(void *arg, size_t task, unsigned worker)
         r1 = w->rows;
     }
     size_t cols = w->cols;
+    if (j->n == 1 && j->xq && (w->type == GGML_T_Q8_0 || w->type == GGML_T_Q4_0)) {
+        for (size_t r = r0; r < r1; r++) {
+            y[r] = k->dot_q8(w->type, w->data + r * w->row_bytes, j->xq, j->xd, cols);
+        }
+        return;
+    }
     if (j->n == 1) {
         for (size_t r = r0; r < r1; r++) {
             y[r] = k->dot(w->type, w->data + r * w->row_bytes, j->x, cols);
@@ -511,6 +526,12 @@ static void matmul(model_ctx *c, const float *x, size_t n, const wmat *w0, float
         j.tasks[i] = (ws[i]->rows + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
         total += j.tasks[i];
         j.n_outs++;
+        /* one token against 4/8-bit weights: quantize the activations once for all rows */
+        if (n == 1 && !j.xq && (ws[i]->type == GGML_T_Q8_0 || ws[i]->type == GGML_T_Q4_0)) {
+            quant_act_q8(x, c->xq, c->xd, ws[i]->cols);
+            j.xq = c->xq;
+            j.xd = c->xd;
+        }
     }
     pool_run(c->pool, total, mm_task, &j);
 }

@@ -88,6 +88,23 @@ void quant_q8_0_row(const float *x, uint8_t *out, size_t n)
     }
 }
 
+void quant_act_q8(const float *x, int8_t *q, float *d, size_t n)
+{
+    for (size_t b = 0; b < n / QK; b++) {
+        const float *v = x + b * QK;
+        float amax = 0.0f;
+        for (int j = 0; j < QK; j++) {
+            amax = fmaxf(amax, fabsf(v[j]));
+        }
+        float db = amax / 127.0f;
+        float id = db != 0.0f ? 1.0f / db : 0.0f;
+        d[b] = fp16_to_f32(f32_to_fp16(db));
+        for (int j = 0; j < QK; j++) {
+            q[b * QK + j] = (int8_t)roundf(v[j] * id);
+        }
+    }
+}
+
 void quant_q4_0_row(const float *x, uint8_t *out, size_t n)
 {
     for (size_t b = 0; b < n / QK; b++) {

@@ -21,6 +21,11 @@ float bf16_to_f32(uint16_t h);
 void quant_q8_0_row(const float *x, uint8_t *out, size_t n);
 void quant_q4_0_row(const float *x, uint8_t *out, size_t n);
 
+/* Activations to 8 bits for the Q8_0/Q4_0 dot products, as llama.cpp does (its vec_dot_type
+ * for both is Q8_0): per block of 32, d = amax / 127 rounded to half precision, q = round(x / d)
+ * using the unrounded d. n must be a multiple of QK. */
+void quant_act_q8(const float *x, int8_t *q, float *d, size_t n);
+
 /* Portable dequantization of one row of n elements of ggml type `type` (F32, F16, BF16, Q8_0,
  * Q4_0). Exact: every value it produces is representable in f32. */
 void dequant_row(uint32_t type, const void *w, float *out, size_t n);

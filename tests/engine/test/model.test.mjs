@@ -69,7 +69,8 @@ test("our Q8_0 file: llama.cpp loads it and agrees", async () => {
 test("our Q4_0 file: llama.cpp loads it and agrees", async () => {
     const f = path.join(TMP, "demo-q4_0.gguf");
     quantize(DEMO, f, "q4_0");
-    await check("q4_0", f, 0.15, 0.15);
+    // 4-bit weights: logits of about 8 to 10 move by up to ~2 %
+    await check("q4_0", f, 0.2, 0.2);
 });
 
 for (const [arch, type, tname, tol, tied] of [["llama", G.BF16, "bf16", 0.08, false],

@@ -218,6 +218,54 @@ static void test_gemm_split_invariant(void **state)
     }
 }
 
+/* 8-bit activation dot products: the per-block integer sums are exact, so the portable and
+ * AVX2 tables agree to float rounding, and both are within quantization error of f32. */
+static void test_dot_q8(void **state)
+{
+    (void)state;
+    const kern_ops *ks[2] = {kern_portable(), kern_avx2()};
+    uint32_t s = 5;
+    static float x[1024];
+    static float w[1024];
+    static float wd[1024];
+    static uint8_t raw[2048];
+    static int8_t xq[1024];
+    static float xd[32];
+    for (int rep = 0; rep < 50; rep++) {
+        size_t n = 32 * (size_t)(1 + rep % 9);
+        for (size_t i = 0; i < n; i++) {
+            x[i] = rnd(&s) * (float)(1 + rep % 3);
+            w[i] = rnd(&s);
+        }
+        quant_act_q8(x, xq, xd, n);
+        for (size_t i = 0; i < n; i++) {
+            assert_true(xq[i] >= -127 && xq[i] <= 127);
+        }
+        uint32_t types[2] = {GGML_T_Q8_0, GGML_T_Q4_0};
+        for (int ti = 0; ti < 2; ti++) {
+            if (types[ti] == GGML_T_Q8_0) {
+                quant_q8_0_row(w, raw, n);
+            } else {
+                quant_q4_0_row(w, raw, n);
+            }
+            dequant_row(types[ti], raw, wd, n);
+            double ref = 0;
+            double mag = 0;
+            for (size_t i = 0; i < n; i++) {
+                ref += (double)wd[i] * x[i];
+                mag += fabs((double)wd[i] * x[i]);
+            }
+            float p = ks[0]->dot_q8(types[ti], raw, xq, xd, n);
+            /* activations at 8 bits: relative error of a term at most ~1/127 */
+            assert_true(fabs(p - ref) <= mag / 100.0);
+            if (ks[1]) {
+                float a = ks[1]->dot_q8(types[ti], raw, xq, xd, n);
+                assert_true(fabsf(a - p) <= 1e-5f * (float)mag + 1e-6f);
+            }
+        }
+    }
+}
+
 static void test_axpy(void **state)
 {
     (void)state;
@@ -242,11 +290,9 @@ static void test_axpy(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fp16_conversion),
-        cmocka_unit_test(test_quant_round_trip),
-        cmocka_unit_test(test_dot_consistency),
-        cmocka_unit_test(test_gemm_split_invariant),
-        cmocka_unit_test(test_axpy),
+        cmocka_unit_test(test_fp16_conversion), cmocka_unit_test(test_quant_round_trip),
+        cmocka_unit_test(test_dot_consistency), cmocka_unit_test(test_gemm_split_invariant),
+        cmocka_unit_test(test_dot_q8),          cmocka_unit_test(test_axpy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
