@@ -347,6 +347,9 @@ static err_t parse(gguf *g)
     TRY(cur_u32le(&c, &g->version));
     /* Version 1 used 32-bit counts; 2 and 3 share this layout (3 only adds big-endian files,
      * which announce themselves with a byte-swapped version and are rejected here). */
+    if (g->version == 0x02000000u || g->version == 0x03000000u) {
+        return err_fail(ERR_MALFORMED, "big-endian GGUF files are not supported");
+    }
     if (g->version != 2 && g->version != 3) {
         return err_fail(ERR_MALFORMED, "unsupported GGUF version %u (2 or 3 expected)", g->version);
     }

@@ -191,6 +191,7 @@ static void test_header_and_metadata_errors(void **state)
         {"bad magic", 4, 0, 0x46554746u, ERR_MALFORMED},
         {"version 1", 4, 1, 1, ERR_MALFORMED},
         {"version 4", 4, 1, 4, ERR_MALFORMED},
+        {"big-endian version 3", 4, 1, 0x03000000u, ERR_MALFORMED},
         {"tensor count max+1", 8, 2, GGUF_MAX_TENSORS + 1, ERR_TOO_MANY},
         {"tensor count at max", 8, 2, GGUF_MAX_TENSORS, ERR_TRUNCATED},
         {"kv count max+1", 8, 3, GGUF_MAX_KV + 1, ERR_TOO_MANY},
