@@ -1,5 +1,6 @@
 /* cocoon up: a complete local network on loopback in the foreground.
- *   cocoon up --upstream URL [--model NAME] [--state DIR] [--workers N]
+ *   cocoon up [--upstream URL|builtin:MODEL.gguf] [--model NAME] [--state DIR] [--workers N]
+ * Without --upstream the workers run the built-in engine on the demo model (models/).
  * Starts one proxy, N (default 2) workers and one client as child processes of this binary
  * (fake TD provider, a fresh state directory with its own fake CA and registry), waits until
  * the client serves requests (at most 30 s), then prints exactly two lines on stdout:
@@ -51,7 +52,8 @@ static void on_sig(int s) {
 }
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: cocoon up --upstream http://HOST:PORT[/v1] [--model NAME] [--state DIR]\n"
+    fprintf(f, "usage: cocoon up [--upstream http://HOST:PORT[/v1]|builtin:MODEL.gguf]\n"
+               "                 [--model NAME] [--state DIR]\n"
                "                 [--workers N]\n"
                "Starts a proxy, workers and a client on 127.0.0.1 (fake TD), prints base_url and\n"
                "api_key, and runs until Ctrl-C or SIGTERM.\n");
@@ -69,7 +71,7 @@ static pid_t spawn(const char *self, child *ch, char *const args[]) {
     if (pid != 0) {
         return pid;
     }
-    int fd = open(ch->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int fd = open(ch->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
     int nul = open("/dev/null", O_RDONLY);
     if (fd < 0 || nul < 0) {
         _exit(127);
@@ -171,10 +173,37 @@ int cmd_up(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
+    /* Default upstream: the built-in engine on the demo model (models/ beside the source tree,
+     * found from the working directory or from the binary's build directory). */
+    static char builtin_up[4200];
     if (!upstream) {
-        fprintf(stderr, "cocoon up: --upstream URL is required (the built-in engine upstream "
-                        "is not wired into the network yet)\n");
-        return 2;
+        static const char *const tries[] = {"models/fortune-llama-7m-f16.gguf",
+                                            "../models/fortune-llama-7m-f16.gguf", NULL};
+        char exe[4096];
+        ssize_t el = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+        exe[el > 0 ? el : 0] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = 0;
+        }
+        char found[4096] = "";
+        for (size_t i = 0; tries[i] && !found[0]; i++) {
+            char cand[8300];
+            snprintf(cand, sizeof(cand), "%s", tries[i]);
+            if (access(cand, R_OK) != 0) {
+                snprintf(cand, sizeof(cand), "%s/%s", exe, tries[i]);
+            }
+            if (access(cand, R_OK) == 0 && !realpath(cand, found)) {
+                found[0] = 0;
+            }
+        }
+        if (!found[0]) {
+            fprintf(stderr, "cocoon up: no --upstream given and the demo model "
+                            "models/fortune-llama-7m-f16.gguf was not found\n");
+            return 2;
+        }
+        snprintf(builtin_up, sizeof(builtin_up), "builtin:%s", found);
+        upstream = builtin_up;
     }
     char dir[4096];
     if (state) {

@@ -16,7 +16,8 @@
 
 static void usage(FILE *f) {
     fprintf(f, "usage: cocoon worker --registry FILE --model NAME[@COMMIT:VERITY]\n"
-               "         --upstream http://HOST:PORT[/v1] [--coefficient N] [--max-active N]\n"
+               "         --upstream http://HOST:PORT[/v1]|builtin:MODEL.gguf [--coefficient N]\n"
+               "         [--max-active N] [--builtin-sessions N] [--builtin-threads N]\n"
                "         [--max-tokens N] [--owner ADDR] [--test] [--ready-file FILE]\n"
                "         [--config FILE.json] [--provider fake|tdx|none] [--fake-ca DIR]\n"
                "         [--fake-config FILE]\n"
@@ -67,6 +68,8 @@ int cmd_worker(int argc, char **argv) {
                                          {"max-tokens", required_argument, NULL, 0},
                                          {"owner", required_argument, NULL, 0},
                                          {"test", no_argument, NULL, 0},
+                                         {"builtin-sessions", required_argument, NULL, 0},
+                                         {"builtin-threads", required_argument, NULL, 0},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     node_opts no;
@@ -106,6 +109,10 @@ int cmd_worker(int argc, char **argv) {
             wc.coefficient = (int32_t)v;
         } else if (strcmp(name, "max-active") == 0 && cli_parse_long(optarg, 1, 100000, &v)) {
             wc.max_active = (int32_t)v;
+        } else if (strcmp(name, "builtin-sessions") == 0 && cli_parse_long(optarg, 1, 64, &v)) {
+            wc.builtin_sessions = (unsigned)v;
+        } else if (strcmp(name, "builtin-threads") == 0 && cli_parse_long(optarg, 1, 256, &v)) {
+            wc.builtin_threads = (unsigned)v;
         } else if (strcmp(name, "max-tokens") == 0 && cli_parse_long(optarg, 1, 1 << 24, &v)) {
             wc.max_tokens = v;
         } else {

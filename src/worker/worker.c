@@ -15,6 +15,7 @@
 #include "http/openai.h"
 #include "http/server.h"
 #include "http/upstream.h"
+#include "worker/builtin.h"
 #include "net/sock.h"
 #include "proto/limits.h"
 #include "proto/msg.h"
@@ -40,6 +41,7 @@ typedef struct wreq {
     wlink *l;
     uint8_t id[32];
     http_call *call;
+    builtin_call *bcall;
     openai_usage_counter uc;
     bool head_sent;
     double start;
@@ -51,6 +53,7 @@ struct worker {
     net_loop *loop;
     char model_base[256];
     http_upstream *up;
+    builtin *bi;
     size_t nlinks;
     wlink links[REGISTRY_MAX_PROXIES];
     wreq *reqs;
@@ -121,6 +124,8 @@ static void req_free(wreq *r) {
 static void req_cancel(wreq *r) {
     http_call_cancel(r->call);
     r->call = NULL;
+    builtin_call_cancel(r->bcall);
+    r->bcall = NULL;
     req_free(r);
 }
 
@@ -191,6 +196,7 @@ static void up_body(void *arg, const uint8_t *data, size_t n) {
 static void up_done(void *arg, err_t e) {
     wreq *r = arg;
     r->call = NULL; /* gone after this callback */
+    r->bcall = NULL;
     if (e != ERR_OK) {
         LOGW("worker", "upstream failed: %s", err_describe(e));
         send_error(r->l, r->id, e == ERR_TIMEOUT ? 504 : 502,
@@ -318,8 +324,12 @@ static void run_query(wlink *l, const uint8_t *data, size_t n) {
     if (tmo < 1000) {
         tmo = 1000;
     }
-    e = http_upstream_call(w->up, "POST", path, hh, nh, body.data, body.len, tmo, &up_handlers, r,
-                           &r->call);
+    if (w->bi) {
+        e = builtin_call_start(w->bi, kind, body.data, body.len, &up_handlers, r, &r->bcall);
+    } else {
+        e = http_upstream_call(w->up, "POST", path, hh, nh, body.data, body.len, tmo, &up_handlers,
+                               r, &r->call);
+    }
     if (e != ERR_OK) {
         send_error(l, q.request_id, 502, err_describe(e));
         req_free(r);
@@ -534,7 +544,13 @@ err_t worker_new(net_loop *loop, const worker_config *cfg, worker **out) {
     w->cfg = *cfg;
     w->loop = loop;
     memcpy(w->model_base, cfg->model, base);
-    err_t e = http_upstream_new(loop, cfg->upstream, &w->up);
+    err_t e;
+    if (strncmp(cfg->upstream, "builtin:", 8) == 0) {
+        e = builtin_new(loop, cfg->upstream + 8, cfg->builtin_sessions, cfg->builtin_threads,
+                        &w->bi);
+    } else {
+        e = http_upstream_new(loop, cfg->upstream, &w->up);
+    }
     if (e != ERR_OK) {
         free(w);
         return e;
@@ -588,6 +604,7 @@ void worker_free(worker *w) {
         net_timer_free(w->links[i].retry);
     }
     http_upstream_free(w->up);
+    builtin_free(w->bi);
     free(w);
 }
 

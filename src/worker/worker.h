@@ -26,7 +26,9 @@ typedef struct {
     const char *model;         /* full model id name@commit:verity (its hash is registered) */
     int32_t coefficient;       /* price multiplier ×1000 (1000 = 1.0) */
     int32_t max_active;        /* requests at once (reference default 200) */
-    const char *upstream;      /* http://host:port[/v1] */
+    const char *upstream;      /* http://host:port[/v1] or builtin:<model.gguf> */
+    unsigned builtin_sessions; /* builtin: requests run in parallel (default 1) */
+    unsigned builtin_threads;  /* builtin: threads per session (default 1) */
     int64_t max_tokens;        /* cap enforced on every request */
     const char *owner_address; /* TON address of the operator ("" until payments) */
     bool is_test;

@@ -50,7 +50,8 @@ async function until(what, fn, ms = 10000) {
 }
 
 function startUp(upstream, state) {
-  const child = spawn(COCOON, ['up', '--upstream', upstream, '--state', state], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = upstream ? ['up', '--upstream', upstream, '--state', state] : ['up', '--state', state];
+  const child = spawn(COCOON, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (d) => (out += d));
@@ -110,6 +111,39 @@ async function refusals(tmp, upState, upstream) {
     sanitizerClean(dir);
     console.log(`ok - refused: ${c.what}`);
   }
+}
+
+// `cocoon up` without --upstream: the workers run the built-in engine on the demo model.
+async function builtin(tmp) {
+  if (!fs.existsSync(path.join(__dirname, '..', '..', 'models', 'fortune-llama-7m-f16.gguf'))) {
+    console.log('skip - built-in upstream: demo model absent');
+    return;
+  }
+  const state = path.join(tmp, 'builtin');
+  const up = startUp(null, state);
+  await up.ready;
+  const [l1, l2] = up.out().trim().split('\n');
+  const base = l1.replace('base_url: ', '');
+  const key = l2.replace('api_key: ', '');
+  const ask = { model: MODEL, temperature: 0, max_tokens: 8, messages: [{ role: 'user', content: 'Tell me a fortune' }] };
+  let r = await request(base, key, 'POST', '/chat/completions', ask);
+  assert.strictEqual(r.status, 200, r.body);
+  const j = JSON.parse(r.body);
+  assert.strictEqual(j.object, 'chat.completion');
+  assert.strictEqual(j.usage.completion_tokens, 8);
+  assert.strictEqual(j.choices[0].finish_reason, 'length');
+  r = await request(base, key, 'POST', '/chat/completions', { ...ask, stream: true });
+  assert.strictEqual(r.status, 200, r.body);
+  const ev = sseEvents(r.body);
+  assert.strictEqual(ev[ev.length - 1], '[DONE]');
+  assert.strictEqual(JSON.parse(ev[ev.length - 2]).usage.completion_tokens, 8);
+  const text = ev.slice(0, -2).map((e) => JSON.parse(e).choices[0].delta.content || '').join('');
+  assert.strictEqual(text, j.choices[0].message.content, 'greedy: the same text streaming and not');
+  up.child.kill('SIGTERM');
+  const res = await Promise.race([up.exited, sleep(15000).then(() => null)]);
+  assert(res && res.code === 0);
+  sanitizerClean(state);
+  console.log(`ok - built-in engine upstream (default of cocoon up): ${JSON.stringify(text)}`);
 }
 
 async function main() {
@@ -281,6 +315,7 @@ async function main() {
   sanitizerClean(state);
   console.log('ok - SIGTERM stops every process cleanly, no sanitizer reports');
   await refusals(tmp, state, upstream);
+  await builtin(tmp);
   fx.server.close();
   fs.rmSync(tmp, { recursive: true, force: true });
 }
