@@ -41,6 +41,7 @@ static err_t peek(json_t *o, openai_req_info *info) {
     }
     memcpy(info->model, json_string_value(m), json_string_length(m) + 1);
     info->max_tokens = OPENAI_DEFAULT_MAX_TOKENS;
+    bool seen = false; /* both spellings given: the smaller one */
     static const char *const mt[] = {"max_tokens", "max_completion_tokens"};
     for (size_t i = 0; i < 2; i++) {
         json_t *v = json_object_get(o, mt[i]);
@@ -50,7 +51,10 @@ static err_t peek(json_t *o, openai_req_info *info) {
         if (!json_is_integer(v) || json_integer_value(v) < 0) {
             return err_fail(ERR_MALFORMED, "\"%s\" must be a non-negative integer", mt[i]);
         }
-        info->max_tokens = json_integer_value(v);
+        if (!seen || json_integer_value(v) < info->max_tokens) {
+            info->max_tokens = json_integer_value(v);
+        }
+        seen = true;
     }
     json_t *s = json_object_get(o, "stream");
     if (s && !json_is_null(s) && !json_is_boolean(s)) {
@@ -186,20 +190,26 @@ static err_t rewrite(openai_kind kind, json_t *o, const char *model_base, int64_
         }
     }
     if (cap > 0) {
-        const char *key = json_object_get(o, "max_completion_tokens") && kind == OPENAI_CHAT &&
-                                  !json_object_get(o, "max_tokens")
-                              ? "max_completion_tokens"
-                              : "max_tokens";
-        bool given =
-            json_object_get(o, "max_tokens") || json_object_get(o, "max_completion_tokens");
-        int64_t want = given ? info->max_tokens : cap;
-        if (want > cap) {
+        /* Both spellings are capped: an upstream may honour either. */
+        bool given = false;
+        int64_t want = info->max_tokens > cap ? cap : info->max_tokens;
+        static const char *const caps[] = {"max_tokens", "max_completion_tokens"};
+        for (size_t i = 0; i < 2; i++) {
+            json_t *mv = json_object_get(o, caps[i]);
+            if (mv && !json_is_null(mv)) {
+                given = true;
+                if (json_object_set_new(o, caps[i], json_integer(want)) != 0) {
+                    return ERR_NOMEM;
+                }
+            }
+        }
+        if (!given) {
             want = cap;
+            if (json_object_set_new(o, "max_tokens", json_integer(want)) != 0) {
+                return ERR_NOMEM;
+            }
         }
         info->max_tokens = want;
-        if (json_object_set_new(o, key, json_integer(want)) != 0) {
-            return ERR_NOMEM;
-        }
     }
     return ERR_OK;
 }

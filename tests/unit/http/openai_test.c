@@ -59,6 +59,22 @@ static void test_rewrite_forces_usage_and_caps_tokens(void **state) {
                         &out, &info),
                      ERR_OK);
     assert_non_null(memmem(out.data, out.len, "\"max_completion_tokens\":100", 27));
+    /* Both spellings: both capped, to the smaller request. */
+    assert_int_equal(rw(OPENAI_CHAT,
+                        "{\"model\":\"M\",\"messages\":[],\"max_tokens\":7,"
+                        "\"max_completion_tokens\":1000}",
+                        100, &out, &info),
+                     ERR_OK);
+    assert_int_equal(info.max_tokens, 7);
+    assert_non_null(memmem(out.data, out.len, "\"max_completion_tokens\":7", 25));
+    assert_non_null(memmem(out.data, out.len, "\"max_tokens\":7", 14));
+    assert_int_equal(rw(OPENAI_CHAT,
+                        "{\"model\":\"M\",\"messages\":[],\"max_tokens\":1000,"
+                        "\"max_completion_tokens\":500}",
+                        100, &out, &info),
+                     ERR_OK);
+    assert_non_null(memmem(out.data, out.len, "\"max_completion_tokens\":100", 27));
+    assert_non_null(memmem(out.data, out.len, "\"max_tokens\":100", 16));
     /* Non-streaming stays non-streaming. */
     assert_int_equal(rw(OPENAI_COMPLETIONS, "{\"model\":\"M\",\"prompt\":\"x\"}", 7, &out, &info),
                      ERR_OK);
