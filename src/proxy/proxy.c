@@ -63,7 +63,7 @@ struct preq {
     int attempts;
     pworker *tried[PROXY_MAX_TRIES];
     bool head_sent;
-    uint64_t sent_ms;
+    uint64_t sent_ns;
     double start;
     net_timer *timer;
     preq *next;
@@ -200,8 +200,8 @@ static bool tried(const preq *r, const pworker *w) {
 }
 
 /* Reference §3.1 filters (model base name, not disabled, not full, coefficient ≤ max), then
- * the least loaded worker; ties go to the lower failure share, then the lower EWMA time to
- * the answer head (docs/network.md). */
+ * the least loaded worker; ties go to the lower failure share failed / (ok + failed + 1), then
+ * the lower EWMA of the time to the answer head (docs/network.md). */
 static pworker *choose(proxy *p, preq *r, int *why) {
     pworker *best = NULL;
     double best_score = 0;
@@ -217,7 +217,8 @@ static pworker *choose(proxy *p, preq *r, int *why) {
             tried(r, w)) {
             continue;
         }
-        double fail = (double)(w->failed + 1) / (double)(w->ok + w->failed + 2);
+        /* A worker never measured scores 0 on both terms, so it gets tried. */
+        double fail = (double)w->failed / (double)(w->ok + w->failed + 1);
         double score = (double)w->active * 1e6 + fail * 1e5 + w->ewma_ttfb_ms;
         if (!best || score < best_score) {
             best = w;
@@ -291,7 +292,7 @@ static void dispatch(preq *r) {
     }
     r->w = w;
     w->active++;
-    r->sent_ms = clock_mono_ms();
+    r->sent_ns = clock_mono_ns();
 }
 
 static preq *find_by_worker(proxy *p, pworker *w, const uint8_t id[32]) {
@@ -336,7 +337,7 @@ static void w_answer_head(pworker *w, const uint8_t *data, size_t n) {
         cm_proxy_query_answer_ex_free(&m);
         return;
     }
-    double ttfb = (double)(clock_mono_ms() - r->sent_ms);
+    double ttfb = (double)(clock_mono_ns() - r->sent_ns) / 1e6;
     w->ewma_ttfb_ms =
         w->ewma_ttfb_ms == 0 ? ttfb : (1 - EWMA_ALPHA) * w->ewma_ttfb_ms + EWMA_ALPHA * ttfb;
     r->head_sent = true;

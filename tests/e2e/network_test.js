@@ -113,6 +113,52 @@ async function refusals(tmp, upState, upstream) {
   }
 }
 
+// Two workers, one behind a slow upstream: its share of requests drops.
+async function slowShare(tmp, upState) {
+  const reg = JSON.parse(fs.readFileSync(path.join(upState, 'registry.json'), 'utf8'));
+  const ca = path.join(upState, 'fake-ca');
+  const fast = makeFixture(MODEL);
+  const slow = makeFixture(MODEL, { headDelayMs: 150 });
+  await new Promise((r) => fast.server.listen(0, '127.0.0.1', r));
+  await new Promise((r) => slow.server.listen(0, '127.0.0.1', r));
+  const dir = fs.mkdtempSync(path.join(tmp, 'share-'));
+  const run = (args, name) => {
+    const fd = fs.openSync(path.join(dir, name + '.log'), 'w');
+    return spawn(COCOON, [...args, '--fake-ca', ca, '--ready-file', path.join(dir, name + '.ready')], { stdio: ['ignore', fd, fd] });
+  };
+  fs.writeFileSync(path.join(dir, 'p.json'), JSON.stringify({ worker_image_hashes: reg.worker_image_hashes, models: [MODEL] }));
+  const kids = [run(['proxy', '--registry', path.join(dir, 'p.json'), '--difficulty', '4'], 'proxy')];
+  await until('proxy ready', async () => fs.existsSync(path.join(dir, 'proxy.ready')), 15000);
+  const [wp, cp] = fs.readFileSync(path.join(dir, 'proxy.ready'), 'utf8').trim().split(' ');
+  fs.writeFileSync(path.join(dir, 'n.json'), JSON.stringify({ proxies: [{ worker: `127.0.0.1:${wp}`, client: `127.0.0.1:${cp}` }], proxy_image_hashes: reg.proxy_image_hashes }));
+  const n = path.join(dir, 'n.json');
+  kids.push(run(['worker', '--registry', n, '--model', MODEL, '--upstream', `http://127.0.0.1:${slow.server.address().port}/v1`], 'slow'));
+  kids.push(run(['worker', '--registry', n, '--model', MODEL, '--upstream', `http://127.0.0.1:${fast.server.address().port}/v1`], 'fast'));
+  kids.push(run(['client', '--registry', n], 'client'));
+  for (const k of ['slow', 'fast', 'client']) {
+    await until(`${k} ready`, async () => fs.existsSync(path.join(dir, k + '.ready')), 15000);
+  }
+  const base = `http://127.0.0.1:${fs.readFileSync(path.join(dir, 'client.ready'), 'utf8').trim()}/v1`;
+  const N = 20;
+  for (let i = 0; i < N; i++) {
+    const r = await request(base, null, 'POST', '/chat/completions', { model: MODEL, messages: [{ role: 'user', content: 'share ' + i }] });
+    assert.strictEqual(r.status, 200, r.body);
+  }
+  const slowShare = slow.stats.requests / N;
+  assert.strictEqual(slow.stats.requests + fast.stats.requests, N);
+  assert(slow.stats.requests >= 1, 'the slow worker was tried (measured) at least once');
+  assert(slowShare <= 0.2, `slow worker share ${slowShare} (slow ${slow.stats.requests}, fast ${fast.stats.requests})`);
+  for (const k of kids) {
+    const done = new Promise((res) => k.on('exit', (code) => res(code)));
+    k.kill('SIGTERM');
+    assert.strictEqual(await done, 0);
+  }
+  sanitizerClean(dir);
+  fast.server.close();
+  slow.server.close();
+  console.log(`ok - a slow worker's share drops: ${slow.stats.requests}/${N} requests (fast: ${fast.stats.requests})`);
+}
+
 // `cocoon up` without --upstream: the workers run the built-in engine on the demo model.
 async function builtin(tmp) {
   if (!fs.existsSync(path.join(__dirname, '..', '..', 'models', 'fortune-llama-7m-f16.gguf'))) {
@@ -315,6 +361,7 @@ async function main() {
   sanitizerClean(state);
   console.log('ok - SIGTERM stops every process cleanly, no sanitizer reports');
   await refusals(tmp, state, upstream);
+  await slowShare(tmp, state);
   await builtin(tmp);
   fx.server.close();
   fs.rmSync(tmp, { recursive: true, force: true });

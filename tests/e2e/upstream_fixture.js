@@ -5,13 +5,14 @@
 // of "echo: <last user message>" one per chunk. Test hooks, keyed on the prompt text:
 //   "FAIL_FIRST"  the first such request has its connection dropped before any byte
 //   "SLOW"        50 ms between chunks, 200 chunks (for cancellation)
+//   opts.headDelayMs  every answer waits that long (a deliberately slow upstream)
 //   "HOLD"        the answer head waits 1.5 s (stats.holding counts requests waiting)
 // GET /fixture/stats reports counters and the last request body the fixture saw.
 // It is a test fixture only: the product never ships a fake model.
 'use strict';
 const http = require('http');
 
-function makeFixture(model) {
+function makeFixture(model, opts = {}) {
   const stats = { requests: 0, completed: 0, cancelled: 0, failed_first: 0, holding: 0, last_body: null, last_sent: null };
   let failedOnce = false;
   const server = http.createServer((req, res) => {
@@ -27,7 +28,11 @@ function makeFixture(model) {
     }
     const chunks = [];
     req.on('data', (d) => chunks.push(d));
-    req.on('end', () => handle(req, res, Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      if (opts.headDelayMs) setTimeout(() => handle(req, res, text), opts.headDelayMs);
+      else handle(req, res, text);
+    });
   });
 
   function vllmError(res, code, msg) {
