@@ -9,6 +9,7 @@
 
 #include "base/log.h"
 #include "commands.h"
+#include "http/stats.h"
 #include "node.h"
 #include "proxy/proxy.h"
 #include "util.h"
@@ -16,15 +17,23 @@
 static void usage(FILE *f) {
     fprintf(f, "usage: cocoon proxy --registry FILE [--worker-listen HOST:PORT]\n"
                "         [--client-listen HOST:PORT] [--difficulty N] [--max-attempts N]\n"
-               "         [--max-client-active N] [--ready-file FILE] [--config FILE.json]\n"
+               "         [--max-client-active N] [--stats-listen HOST:PORT] [--ready-file FILE]\n"
+               "         [--config FILE.json]\n"
                "         [--provider fake|tdx|none] [--fake-ca DIR] [--fake-config FILE] [--test]\n"
                "The ready file gets \"WORKER_PORT CLIENT_PORT\" once both ports listen.\n");
 }
 
+typedef struct {
+    proxy *p;
+    http_stats *st;
+} pstate;
+
 static void stop(void *arg) {
-    proxy **p = arg;
-    proxy_free(*p);
-    *p = NULL;
+    pstate *s = arg;
+    http_stats_free(s->st);
+    s->st = NULL;
+    proxy_free(s->p);
+    s->p = NULL;
 }
 
 static bool stopped(void *arg) {
@@ -47,10 +56,12 @@ int cmd_proxy(int argc, char **argv) {
                                          {"max-attempts", required_argument, NULL, 0},
                                          {"max-client-active", required_argument, NULL, 0},
                                          {"test", no_argument, NULL, 0},
+                                         {"stats-listen", required_argument, NULL, 0},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     node_opts no;
     node_opts_init(&no, "proxy");
+    const char *stats_listen = NULL;
     proxy_config pc;
     proxy_config_init(&pc);
     int c, idx;
@@ -78,6 +89,8 @@ int cmd_proxy(int argc, char **argv) {
             pc.worker_listen = optarg;
         } else if (strcmp(name, "client-listen") == 0) {
             pc.client_listen = optarg;
+        } else if (strcmp(name, "stats-listen") == 0) {
+            stats_listen = optarg;
         } else if (strcmp(name, "test") == 0) {
             pc.is_test = true;
         } else if (strcmp(name, "difficulty") == 0 && cli_parse_long(optarg, 0, 32, &v)) {
@@ -97,7 +110,7 @@ int cmd_proxy(int argc, char **argv) {
         return 2;
     }
     node n;
-    proxy *p = NULL;
+    pstate st = {NULL, NULL};
     err_t e = node_open(&n, &no);
     if (e == ERR_OK) {
         e = node_ctx(&n, RATLS_SERVER, true, &pc.worker_tls);
@@ -108,8 +121,15 @@ int cmd_proxy(int argc, char **argv) {
     if (e == ERR_OK) {
         pc.reg = n.reg;
         pc.public_key = cert_rotor_identity(n.rotor)->key.pub;
-        e = proxy_new(n.loop, &pc, &p);
+        e = proxy_new(n.loop, &pc, &st.p);
     }
+    if (e == ERR_OK && stats_listen) {
+        e = http_stats_new(n.loop, stats_listen, "proxy", proxy_metrics, st.p, &st.st);
+        if (e == ERR_OK) {
+            printf("stats_port: %u\n", http_stats_port(st.st));
+        }
+    }
+    proxy *p = st.p;
     if (e == ERR_OK) {
         char ready[64];
         snprintf(ready, sizeof(ready), "%u %u\n", proxy_worker_port(p), proxy_client_port(p));
@@ -120,9 +140,10 @@ int cmd_proxy(int argc, char **argv) {
         e = node_ready(&no, ready);
     }
     if (e == ERR_OK) {
-        e = node_run(&n, stop, stopped, NULL, &p);
+        e = node_run(&n, stop, stopped, NULL, &st);
     }
-    proxy_free(p);
+    http_stats_free(st.st);
+    proxy_free(st.p);
     node_close(&n);
     return e == ERR_OK ? 0 : cli_fail("proxy", e, "proxy");
 }

@@ -10,6 +10,7 @@
 
 #include "base/log.h"
 #include "commands.h"
+#include "http/stats.h"
 #include "node.h"
 #include "util.h"
 #include "worker/worker.h"
@@ -18,7 +19,8 @@ static void usage(FILE *f) {
     fprintf(f, "usage: cocoon worker --registry FILE --model NAME[@COMMIT:VERITY]\n"
                "         --upstream http://HOST:PORT[/v1]|builtin:MODEL.gguf [--coefficient N]\n"
                "         [--max-active N] [--builtin-sessions N] [--builtin-threads N]\n"
-               "         [--max-tokens N] [--owner ADDR] [--test] [--ready-file FILE]\n"
+               "         [--max-tokens N] [--owner ADDR] [--test] [--stats-listen HOST:PORT]\n"
+               "         [--ready-file FILE]\n"
                "         [--config FILE.json] [--provider fake|tdx|none] [--fake-ca DIR]\n"
                "         [--fake-config FILE]\n"
                "The ready file gets \"ready\" once a proxy has registered the worker.\n");
@@ -26,12 +28,16 @@ static void usage(FILE *f) {
 
 typedef struct {
     worker *w;
+    http_stats *st;
     node_opts *no;
     bool announced;
 } wstate;
 
 static void stop(void *arg) {
-    worker_stop(((wstate *)arg)->w);
+    wstate *s = arg;
+    http_stats_free(s->st);
+    s->st = NULL;
+    worker_stop(s->w);
 }
 
 static bool stopped(void *arg) {
@@ -68,12 +74,14 @@ int cmd_worker(int argc, char **argv) {
                                          {"max-tokens", required_argument, NULL, 0},
                                          {"owner", required_argument, NULL, 0},
                                          {"test", no_argument, NULL, 0},
+                                         {"stats-listen", required_argument, NULL, 0},
                                          {"builtin-sessions", required_argument, NULL, 0},
                                          {"builtin-threads", required_argument, NULL, 0},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     node_opts no;
     node_opts_init(&no, "worker");
+    const char *stats_listen = NULL;
     worker_config wc;
     worker_config_init(&wc);
     int c, idx;
@@ -103,6 +111,8 @@ int cmd_worker(int argc, char **argv) {
             wc.upstream = optarg;
         } else if (strcmp(name, "owner") == 0) {
             wc.owner_address = optarg;
+        } else if (strcmp(name, "stats-listen") == 0) {
+            stats_listen = optarg;
         } else if (strcmp(name, "test") == 0) {
             wc.is_test = true;
         } else if (strcmp(name, "coefficient") == 0 && cli_parse_long(optarg, 0, 999999999, &v)) {
@@ -125,7 +135,7 @@ int cmd_worker(int argc, char **argv) {
         return 2;
     }
     node n;
-    wstate s = {NULL, &no, false};
+    wstate s = {NULL, NULL, &no, false};
     err_t e = node_open(&n, &no);
     if (e == ERR_OK) {
         e = node_ctx(&n, RATLS_CLIENT, true, &wc.tls);
@@ -134,10 +144,18 @@ int cmd_worker(int argc, char **argv) {
         wc.reg = n.reg;
         e = worker_new(n.loop, &wc, &s.w);
     }
+    if (e == ERR_OK && stats_listen) {
+        e = http_stats_new(n.loop, stats_listen, "worker", worker_metrics, s.w, &s.st);
+        if (e == ERR_OK) {
+            printf("stats_port: %u\n", http_stats_port(s.st));
+            fflush(stdout);
+        }
+    }
     if (e == ERR_OK) {
         LOGI("worker", "serving %s from %s", wc.model, wc.upstream);
         e = node_run(&n, stop, stopped, tick, &s);
     }
+    http_stats_free(s.st);
     worker_free(s.w);
     node_close(&n);
     return e == ERR_OK ? 0 : cli_fail("worker", e, "worker");

@@ -23,6 +23,7 @@
 #include "crypto/rand.h"
 #include "http/openai.h"
 #include "http/server.h"
+#include "http/stats.h"
 #include "link/link.h"
 #include "net/sock.h"
 #include "proto/limits.h"
@@ -599,18 +600,25 @@ static void serve_models(client *cl, struct evhttp_request *req) {
     }
 }
 
-static void serve_stats(client *cl, struct evhttp_request *req) {
-    char s[1024];
-    size_t ready = client_ready_proxies(cl);
-    int n = snprintf(s, sizeof(s),
-                     "{\"ready_proxies\":%zu,\"requests\":%llu,\"ok\":%llu,\"failed\":%llu,"
-                     "\"cancelled\":%llu,\"prompt_tokens\":%lld,\"completion_tokens\":%lld,"
-                     "\"total_tokens\":%lld}",
-                     ready, (unsigned long long)cl->requests, (unsigned long long)cl->ok,
-                     (unsigned long long)cl->failed, (unsigned long long)cl->cancelled,
-                     (long long)cl->prompt_tokens, (long long)cl->completion_tokens,
-                     (long long)cl->total_tokens);
-    http_reply_json(req, 200, s, (size_t)n);
+size_t client_metrics(void *arg, http_metric *m, size_t cap) {
+    const client *cl = arg;
+    const http_metric all[] = {
+        {"ready_proxies", "proxy links ready", false, (double)client_ready_proxies(cl)},
+        {"requests", "inference requests sent", true, (double)cl->requests},
+        {"ok", "answers received completely", true, (double)cl->ok},
+        {"failed", "requests that ended with an error", true, (double)cl->failed},
+        {"cancelled", "requests abandoned by the app", true, (double)cl->cancelled},
+        {"prompt_tokens", "prompt tokens reported by workers", true, (double)cl->prompt_tokens},
+        {"completion_tokens", "completion tokens reported by workers", true,
+         (double)cl->completion_tokens},
+        {"total_tokens", "total tokens reported by workers", true, (double)cl->total_tokens},
+    };
+    size_t n = sizeof(all) / sizeof(all[0]);
+    if (n > cap) {
+        n = cap;
+    }
+    memcpy(m, all, n * sizeof(*m));
+    return n;
 }
 
 static void serve_inference(client *cl, struct evhttp_request *req, const char *path) {
@@ -711,8 +719,8 @@ static void on_http(struct evhttp_request *req, void *arg) {
     openai_kind kind;
     if (strcmp(path, "/v1/models") == 0 && cmd == EVHTTP_REQ_GET) {
         serve_models(cl, req);
-    } else if (strcmp(path, "/jsonstats") == 0 && cmd == EVHTTP_REQ_GET) {
-        serve_stats(cl, req);
+    } else if (http_stats_serve(req, "client", client_metrics, cl)) {
+        /* /stats, /jsonstats, /metrics */
     } else if (openai_path_kind(path, &kind) == ERR_OK) {
         if (cmd != EVHTTP_REQ_POST) {
             http_reply_error(req, 405, NULL, "use POST");

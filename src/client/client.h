@@ -7,7 +7,7 @@
  *        SSE); client.queryAnswerErrorEx becomes an OpenAI error JSON (or, once a stream has
  *        started, a `data: {"error":…}` event).
  *   GET /v1/models       → client.getWorkerTypesV2 on a proxy, in OpenAI's list shape
- *   GET /jsonstats       → request and token counters
+ *   GET /stats, /jsonstats, /metrics → request and token counters (http/stats.h)
  * An app that disconnects cancels its request (client.queryAnswerErrorEx sent to the proxy
  * for that request id: our extension). With an API key set, every API call needs
  * `Authorization: Bearer KEY` (401 otherwise); without one, only a loopback bind is allowed. */
@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "http/stats.h"
 #include "net/loop.h"
 #include "ratls/tls.h"
 #include "registry/registry.h"
@@ -46,5 +47,7 @@ bool client_stopped(const client *c);
 void client_free(client *c);
 uint16_t client_http_port(const client *c);
 size_t client_ready_proxies(const client *c);
+/* Counters and gauges for /stats, /jsonstats, /metrics (an http_stats_fn; arg is the client). */
+size_t client_metrics(void *arg, http_metric *m, size_t cap);
 
 #endif

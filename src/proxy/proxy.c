@@ -12,6 +12,7 @@
 #include "base/cur.h"
 #include "base/log.h"
 #include "crypto/rand.h"
+#include "http/stats.h"
 #include "net/sock.h"
 #include "proto/limits.h"
 #include "proto/msg.h"
@@ -80,6 +81,9 @@ struct proxy {
     preq *reqs;
     size_t nreqs;
     char owner[256];
+    /* counters */
+    uint64_t n_requests, n_ok, n_failed, n_retries, n_cancelled, n_timeouts;
+    int64_t prompt_tokens, completion_tokens, total_tokens;
 };
 
 void proxy_config_init(proxy_config *c) {
@@ -160,6 +164,7 @@ static void req_free(preq *r) {
 }
 
 static void client_error(preq *r, int32_t code, const char *msg) {
+    r->p->n_failed++;
     if (!r->cl || !r->cl->c) {
         return;
     }
@@ -233,6 +238,7 @@ static void dispatch(preq *r);
 static void on_req_timeout(void *arg) {
     preq *r = arg;
     LOGW("proxy", "request timed out after %.1f s", r->timeout);
+    r->p->n_timeouts++;
     if (r->w) {
         r->w->failed++;
     }
@@ -249,6 +255,7 @@ static void retry_or_fail(preq *r, int32_t code, const char *msg) {
     }
     if (!r->head_sent && r->attempts < r->p->cfg.max_attempts && r->attempts < PROXY_MAX_TRIES) {
         LOGI("proxy", "retrying on another worker after: %s", msg);
+        r->p->n_retries++;
         dispatch(r);
         return;
     }
@@ -319,6 +326,12 @@ static void conv_final(const cm_proxy_query_final_info *in, preq *r,
 
 static void finish_ok(preq *r, const cm_proxy_query_final_info *fi) {
     r->w->ok++;
+    proxy *p = r->p;
+    p->n_ok++;
+    const cm_tokens_used *t = &fi->tokens_used;
+    p->prompt_tokens += t->prompt_tokens_used + t->cached_tokens_used;
+    p->completion_tokens += t->completion_tokens_used + t->reasoning_tokens_used;
+    p->total_tokens += t->total_tokens_used;
     LOGI("proxy", "request done: %lld tokens", (long long)fi->tokens_used.total_tokens_used);
     req_free(r);
 }
@@ -639,6 +652,7 @@ static void c_run_query(pclient *cl, const uint8_t *data, size_t n) {
     r->next = p->reqs;
     p->reqs = r;
     p->nreqs++;
+    p->n_requests++;
     size_t ml = m.model_name.len < 255 ? m.model_name.len : 255;
     memcpy(r->model, m.model_name.p, ml);
     r->model[ml] = 0;
@@ -669,6 +683,7 @@ static void c_cancel(pclient *cl, const uint8_t *data, size_t n) {
     for (preq *r = cl->p->reqs; r; r = r->next) {
         if (r->cl == cl && memcmp(r->client_id, m.request_id, 32) == 0) {
             LOGI("proxy", "request cancelled by the client");
+            cl->p->n_cancelled++;
             worker_cancel(r);
             req_free(r);
             break;
@@ -904,4 +919,38 @@ size_t proxy_ready_workers(const proxy *p) {
 
 size_t proxy_active_requests(const proxy *p) {
     return p->nreqs;
+}
+
+size_t proxy_metrics(void *arg, http_metric *m, size_t cap) {
+    const proxy *p = arg;
+    size_t nw = 0, nc = 0;
+    for (const pworker *w = p->workers; w; w = w->next) {
+        nw += w->ready;
+    }
+    for (const pclient *c = p->clients; c; c = c->next) {
+        nc += c->ready;
+    }
+    const http_metric all[] = {
+        {"workers_ready", "workers that completed the handshake", false, (double)nw},
+        {"clients", "client links that completed the handshake", false, (double)nc},
+        {"requests_active", "requests in flight", false, (double)p->nreqs},
+        {"requests_total", "requests received from clients", true, (double)p->n_requests},
+        {"requests_ok_total", "requests answered completely", true, (double)p->n_ok},
+        {"requests_failed_total", "requests answered with an error", true, (double)p->n_failed},
+        {"retries_total", "requests re-sent to another worker before the first byte", true,
+         (double)p->n_retries},
+        {"cancelled_total", "requests cancelled by their client", true, (double)p->n_cancelled},
+        {"timeouts_total", "requests past their timeout", true, (double)p->n_timeouts},
+        {"prompt_tokens_total", "prompt tokens reported by workers", true,
+         (double)p->prompt_tokens},
+        {"completion_tokens_total", "completion tokens reported by workers", true,
+         (double)p->completion_tokens},
+        {"tokens_total", "total tokens reported by workers", true, (double)p->total_tokens},
+    };
+    size_t n = sizeof(all) / sizeof(all[0]);
+    if (n > cap) {
+        n = cap;
+    }
+    memcpy(m, all, n * sizeof(*m));
+    return n;
 }

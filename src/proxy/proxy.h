@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "http/stats.h"
 #include "link/link.h"
 #include "net/loop.h"
 #include "ratls/tls.h"
@@ -47,5 +48,7 @@ uint16_t proxy_worker_port(const proxy *p);
 uint16_t proxy_client_port(const proxy *p);
 size_t proxy_ready_workers(const proxy *p);
 size_t proxy_active_requests(const proxy *p);
+/* Counters and gauges for /stats, /jsonstats, /metrics (an http_stats_fn; arg is the proxy). */
+size_t proxy_metrics(void *arg, http_metric *m, size_t cap);
 
 #endif

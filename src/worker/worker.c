@@ -58,6 +58,8 @@ struct worker {
     wlink links[REGISTRY_MAX_PROXIES];
     wreq *reqs;
     size_t active;
+    uint64_t n_requests, n_ok, n_failed, n_refused, n_cancelled;
+    int64_t prompt_tokens, completion_tokens;
     bool stopping;
 };
 
@@ -94,6 +96,13 @@ static err_t send_msg(link_conn *c, const tlo_desc *d, const void *m) {
 }
 
 static void send_error(wlink *l, const uint8_t id[32], int32_t code, const char *msg) {
+    if (l) {
+        if (code >= 400 && code < 500) {
+            l->w->n_refused++;
+        } else {
+            l->w->n_failed++;
+        }
+    }
     if (!l || !l->c) {
         return;
     }
@@ -222,6 +231,9 @@ static void up_done(void *arg, err_t e) {
     if (se != ERR_OK) {
         LOGW("worker", "final part not sent: %s", err_describe(se));
     }
+    r->w->n_ok++;
+    r->w->prompt_tokens += u.prompt;
+    r->w->completion_tokens += u.completion;
     LOGI("worker", "request done: %lld prompt + %lld completion tokens", (long long)u.prompt,
          (long long)u.completion);
     req_free(r);
@@ -258,6 +270,7 @@ static void run_query(wlink *l, const uint8_t *data, size_t n) {
         cm_proxy_run_query_ex_free(&q);
         return;
     }
+    w->n_requests++;
     char path[512];
     snprintf(path, sizeof(path), "%.*s", (int)(hr.url.len < 511 ? hr.url.len : 511),
              (const char *)hr.url.p);
@@ -353,6 +366,7 @@ static void cancel_query(wlink *l, const uint8_t *data, size_t n) {
     for (wreq *r = l->w->reqs; r; r = r->next) {
         if (r->l == l && memcmp(r->id, m.request_id, 32) == 0) {
             LOGI("worker", "request cancelled by the proxy");
+            l->w->n_cancelled++;
             req_cancel(r);
             break;
         }
@@ -618,4 +632,30 @@ size_t worker_ready_proxies(const worker *w) {
 
 size_t worker_active(const worker *w) {
     return w->active;
+}
+
+size_t worker_metrics(void *arg, http_metric *m, size_t cap) {
+    const worker *w = arg;
+    const http_metric all[] = {
+        {"proxies_ready", "proxies with which the handshake completed", false,
+         (double)worker_ready_proxies(w)},
+        {"requests_active", "requests running on the upstream", false, (double)w->active},
+        {"requests_total", "requests received from proxies", true, (double)w->n_requests},
+        {"requests_ok_total", "requests answered completely", true, (double)w->n_ok},
+        {"requests_refused_total", "requests refused (4xx: validation, limits)", true,
+         (double)w->n_refused},
+        {"requests_failed_total", "requests failed (upstream errors, shutdown)", true,
+         (double)w->n_failed},
+        {"cancelled_total", "requests cancelled by the proxy", true, (double)w->n_cancelled},
+        {"prompt_tokens_total", "prompt tokens counted from upstream answers", true,
+         (double)w->prompt_tokens},
+        {"completion_tokens_total", "completion tokens counted from upstream answers", true,
+         (double)w->completion_tokens},
+    };
+    size_t n = sizeof(all) / sizeof(all[0]);
+    if (n > cap) {
+        n = cap;
+    }
+    memcpy(m, all, n * sizeof(*m));
+    return n;
 }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "http/stats.h"
 #include "link/link.h"
 #include "net/loop.h"
 #include "ratls/tls.h"
@@ -46,5 +47,7 @@ void worker_free(worker *w);
 /* Proxies with which the handshake has completed. */
 size_t worker_ready_proxies(const worker *w);
 size_t worker_active(const worker *w);
+/* Counters and gauges for /stats, /jsonstats, /metrics (an http_stats_fn; arg is the worker). */
+size_t worker_metrics(void *arg, http_metric *m, size_t cap);
 
 #endif

@@ -127,13 +127,13 @@ async function slowShare(tmp, upState) {
     return spawn(COCOON, [...args, '--fake-ca', ca, '--ready-file', path.join(dir, name + '.ready')], { stdio: ['ignore', fd, fd] });
   };
   fs.writeFileSync(path.join(dir, 'p.json'), JSON.stringify({ worker_image_hashes: reg.worker_image_hashes, models: [MODEL] }));
-  const kids = [run(['proxy', '--registry', path.join(dir, 'p.json'), '--difficulty', '4'], 'proxy')];
+  const kids = [run(['proxy', '--registry', path.join(dir, 'p.json'), '--difficulty', '4', '--stats-listen', '127.0.0.1:0'], 'proxy')];
   await until('proxy ready', async () => fs.existsSync(path.join(dir, 'proxy.ready')), 15000);
   const [wp, cp] = fs.readFileSync(path.join(dir, 'proxy.ready'), 'utf8').trim().split(' ');
   fs.writeFileSync(path.join(dir, 'n.json'), JSON.stringify({ proxies: [{ worker: `127.0.0.1:${wp}`, client: `127.0.0.1:${cp}` }], proxy_image_hashes: reg.proxy_image_hashes }));
   const n = path.join(dir, 'n.json');
   kids.push(run(['worker', '--registry', n, '--model', MODEL, '--upstream', `http://127.0.0.1:${slow.server.address().port}/v1`], 'slow'));
-  kids.push(run(['worker', '--registry', n, '--model', MODEL, '--upstream', `http://127.0.0.1:${fast.server.address().port}/v1`], 'fast'));
+  kids.push(run(['worker', '--registry', n, '--model', MODEL, '--upstream', `http://127.0.0.1:${fast.server.address().port}/v1`, '--stats-listen', '127.0.0.1:0'], 'fast'));
   kids.push(run(['client', '--registry', n], 'client'));
   for (const k of ['slow', 'fast', 'client']) {
     await until(`${k} ready`, async () => fs.existsSync(path.join(dir, k + '.ready')), 15000);
@@ -148,6 +148,31 @@ async function slowShare(tmp, upState) {
   assert.strictEqual(slow.stats.requests + fast.stats.requests, N);
   assert(slow.stats.requests >= 1, 'the slow worker was tried (measured) at least once');
   assert(slowShare <= 0.2, `slow worker share ${slowShare} (slow ${slow.stats.requests}, fast ${fast.stats.requests})`);
+  // Observability on every daemon: /stats, /jsonstats, /metrics.
+  const statsPort = (name) => /stats_port: (\d+)/.exec(fs.readFileSync(path.join(dir, name + '.log'), 'utf8'))[1];
+  const pbase = `http://127.0.0.1:${statsPort('proxy')}`;
+  const wbase = `http://127.0.0.1:${statsPort('fast')}`;
+  const cbase = base.replace(/\/v1$/, '');
+  let r = await request(pbase, null, 'GET', '/metrics');
+  assert.strictEqual(r.status, 200);
+  assert.match(r.headers['content-type'], /text\/plain; version=0\.0\.4/);
+  assert.match(r.body, /^# TYPE cocoon_proxy_requests_total counter$/m);
+  assert.match(r.body, new RegExp(`^cocoon_proxy_requests_total ${N}$`, 'm'));
+  assert.match(r.body, new RegExp(`^cocoon_proxy_requests_ok_total ${N}$`, 'm'));
+  assert.match(r.body, /^cocoon_proxy_workers_ready 2$/m);
+  const pj = JSON.parse((await request(pbase, null, 'GET', '/jsonstats')).body);
+  assert.strictEqual(pj.tokens_total > 0, true);
+  const wj = JSON.parse((await request(wbase, null, 'GET', '/jsonstats')).body);
+  assert.strictEqual(wj.requests_ok_total, fast.stats.requests);
+  assert.strictEqual(wj.proxies_ready, 1);
+  r = await request(wbase, null, 'GET', '/stats');
+  assert.match(r.body, /^requests_ok_total +\d+$/m);
+  r = await request(cbase, null, 'GET', '/metrics');
+  assert.match(r.body, new RegExp(`^cocoon_client_ok ${N}$`, 'm'));
+  const cj = JSON.parse((await request(cbase, null, 'GET', '/jsonstats')).body);
+  assert.strictEqual(cj.total_tokens, pj.tokens_total, 'client and proxy agree on usage');
+  assert.strictEqual((await request(pbase, null, 'GET', '/other')).status, 404);
+  console.log('ok - /stats, /jsonstats, /metrics on proxy, worker and client');
   for (const k of kids) {
     const done = new Promise((res) => k.on('exit', (code) => res(code)));
     k.kill('SIGTERM');
