@@ -3,7 +3,8 @@
  *            [--fake-config FILE] [--tsm-dir DIR] [--rtmr-dir DIR]
  *   show FILE                      certificate (PEM or DER) or raw quote, as key: value lines
  *   verify --cert FILE [--policy FILE] [--fake-ca DIR] [--allow-debug] [--at UNIX]
- *   verify --quote FILE --collateral FILE|DIR [--time RFC3339] [--fake-ca DIR] [--accept LIST]
+ *   verify --quote FILE --collateral FILE|DIR | --pccs URL [--pccs-cache DIR] [--time RFC3339]
+ *          [--fake-ca DIR] [--accept LIST]
  *   eventlog --log FILE [--table FILE] [--quote FILE]
  */
 #include <getopt.h>
@@ -17,6 +18,7 @@
 #include "attest/dcap.h"
 #include "attest/eventlog.h"
 #include "attest/fake.h"
+#include "attest/pccs.h"
 #include "attest/provider.h"
 #include "attest/quote.h"
 #include "base/buf.h"
@@ -43,10 +45,14 @@ static void usage(FILE *f)
             "                            [--allow-debug] [--at UNIX_TIME]\n"
             "       cocoon attest verify --quote FILE --collateral FILE|DIR [--time RFC3339]\n"
             "                            [--fake-ca DIR] [--accept STATUS,...]\n"
+            "       cocoon attest verify --quote FILE --pccs URL [--pccs-cache DIR] [...]\n"
+            "       cocoon attest verify --quotes-from LIST --collateral FILE|DIR [...]\n"
             "       cocoon attest eventlog --log FILE [--table FILE] [--quote FILE]\n"
             "\n"
             "verify --quote runs the full DCAP check (collateral: dcap-qvl JSON or a directory of\n"
-            "Intel's loose files) and accepts only UpToDate unless --accept lists more statuses.\n"
+            "Intel's loose files, or fetched from a PCCS / Intel PCS v4 URL and cached until its\n"
+            "nextUpdate in --pccs-cache, default $COCOON_HOME/pccs-cache) and accepts only\n"
+            "UpToDate unless --accept lists more statuses.\n"
             "Exit 0 accepted, 1 rejected, 2 unreadable input.\n"
             "gen-cert writes PREFIX_cert.pem, PREFIX_key.pem (mode 0600) and, with a quote,\n"
             "PREFIX_image_hash.b64. The fake CA defaults to $COCOON_HOME/fake-ca\n"
@@ -298,12 +304,19 @@ static void print_meas(const quote *q)
     }
 }
 
-/* verify --quote: the full DCAP evaluation (attest/dcap.h). */
-static int verify_quote(const char *quote_file, const char *coll_file, const char *time_s,
-                        const char *fake_dir, const char *accept)
+static int64_t fixed_clock(void *ctx)
 {
-    if (!coll_file) {
-        fprintf(stderr, "cocoon attest: verify --quote needs --collateral FILE|DIR\n");
+    return *(const int64_t *)ctx;
+}
+
+/* verify --quote: the full DCAP evaluation (attest/dcap.h). */
+static int verify_quote(const char *quote_file, const char *coll_file, const char *pccs_url,
+                        const char *pccs_cache, const char *time_s, const char *fake_dir,
+                        const char *accept)
+{
+    if (!coll_file == !pccs_url) {
+        fprintf(stderr,
+                "cocoon attest: verify --quote needs --collateral FILE|DIR or --pccs URL\n");
         return 2;
     }
     buf qb;
@@ -327,11 +340,6 @@ static int verify_quote(const char *quote_file, const char *coll_file, const cha
         rc = 2;
         goto out;
     }
-    if ((e = collateral_load(coll_file, &c)) != ERR_OK) {
-        cli_fail("attest", e, coll_file);
-        rc = 2;
-        goto out;
-    }
     const uint8_t *root = ATTEST_INTEL_ROOT_PUB;
     if (fake_dir) {
         if ((e = fake_ca_open(fake_dir, now, &ca)) != ERR_OK) {
@@ -340,6 +348,49 @@ static int verify_quote(const char *quote_file, const char *coll_file, const cha
             goto out;
         }
         root = fake_ca_root_pub(ca);
+    }
+    if (coll_file && (e = collateral_load(coll_file, &c)) != ERR_OK) {
+        cli_fail("attest", e, coll_file);
+        rc = 2;
+        goto out;
+    }
+    if (pccs_url) {
+        /* The PCCS client checks what it fetches against the same pinned root at the same
+         * time, so a refused download is reported as a rejection with its reason. */
+        char cache[4096];
+        if (!pccs_cache) {
+            cli_home_path("pccs-cache", cache, sizeof(cache));
+            mkdir_parents(cache);
+            pccs_cache = cache;
+        }
+        int64_t at = now;
+        pccs_config pc = {.url = pccs_url,
+                          .cache_dir = pccs_cache,
+                          .roots = (const uint8_t(*)[64])root,
+                          .nroots = 1,
+                          .clock = fixed_clock,
+                          .clock_ctx = &at};
+        pccs_client *pcl = NULL;
+        bool cached = false;
+        if ((e = pccs_new(&pc, &pcl)) != ERR_OK) {
+            cli_fail("attest", e, "--pccs");
+            rc = 2;
+            goto out;
+        }
+        e = pccs_get_for_quote(pcl, &q, &c, &cached);
+        pccs_free(pcl);
+        if (e != ERR_OK) {
+            if (err_category(e) == ERRCAT_IO || e == ERR_NOT_FOUND || e == ERR_TOO_LARGE) {
+                cli_fail("attest", e, pccs_url);
+                rc = 2;
+            } else {
+                printf("verdict: rejected\nerror: %s\nreason: collateral from %s: %s\n",
+                       err_name(e), pccs_url, err_detail()[0] ? err_detail() : err_describe(e));
+                rc = 1;
+            }
+            goto out;
+        }
+        printf("collateral_source: %s\n", cached ? "cache" : "pccs");
     }
     dcap_result r;
     err_clear_detail();
@@ -359,6 +410,87 @@ out:
     fake_ca_free(ca);
     collateral_free(c);
     buf_free(&qb);
+    return rc;
+}
+
+/* verify --quotes-from LIST --collateral F: the same evaluation as verify --quote for every quote
+ * file named in LIST (one path a line), one collateral, one process: a line per quote,
+ * "PATH<TAB>ok<TAB>STATUS", "PATH<TAB>rejected<TAB>ERROR" or "PATH<TAB>unreadable<TAB>ERROR".
+ * For differential tests and batch audits; exit 2 only if LIST or the collateral is unreadable. */
+static int verify_batch(const char *list_file, const char *coll_file, const char *time_s,
+                        const char *fake_dir, const char *accept)
+{
+    buf list;
+    buf qb;
+    buf_init(&list, (size_t)16 << 20);
+    buf_init(&qb, FILE_MAX);
+    collateral *c = NULL;
+    fake_ca *ca = NULL;
+    int rc = 0;
+    int64_t now = clock_unix();
+    dcap_policy pol = DCAP_POLICY_DEFAULT;
+    err_t e = ERR_OK;
+    if (!coll_file) {
+        fprintf(stderr, "cocoon attest: verify --quotes-from needs --collateral FILE|DIR\n");
+        rc = 2;
+        goto out;
+    }
+    if ((time_s && (e = dcap_parse_time(time_s, &now)) != ERR_OK) ||
+        (accept && (e = dcap_policy_parse_statuses(accept, &pol)) != ERR_OK)) {
+        cli_fail("attest", e, time_s && e != ERR_OK ? "--time" : "--accept");
+        rc = 2;
+        goto out;
+    }
+    if ((e = file_read(list_file, list.max, &list)) != ERR_OK || (e = buf_u8(&list, 0)) != ERR_OK) {
+        cli_fail("attest", e, list_file);
+        rc = 2;
+        goto out;
+    }
+    if ((e = collateral_load(coll_file, &c)) != ERR_OK) {
+        cli_fail("attest", e, coll_file);
+        rc = 2;
+        goto out;
+    }
+    const uint8_t *root = ATTEST_INTEL_ROOT_PUB;
+    if (fake_dir) {
+        if ((e = fake_ca_open(fake_dir, now, &ca)) != ERR_OK) {
+            cli_fail("attest", e, fake_dir);
+            rc = 2;
+            goto out;
+        }
+        root = fake_ca_root_pub(ca);
+    }
+    for (char *line = (char *)list.data, *next; *line; line = next) {
+        next = line + strcspn(line, "\n");
+        if (*next) {
+            *next++ = '\0';
+        }
+        if (!*line) {
+            continue;
+        }
+        quote q;
+        buf_reset(&qb);
+        if ((e = file_read(line, FILE_MAX, &qb)) != ERR_OK ||
+            (e = quote_parse(qb.data, qb.len, &q)) != ERR_OK) {
+            printf("%s\tunreadable\t%s\n", line, err_name(e));
+            continue;
+        }
+        dcap_result r;
+        e = dcap_verify(&q, c, (const uint8_t(*)[64])root, 1, now, &r);
+        if (e == ERR_OK) {
+            e = dcap_policy_check(&pol, &r, c);
+        }
+        if (e == ERR_OK) {
+            printf("%s\tok\t%s\n", line, tcb_status_name(r.tcb.status));
+        } else {
+            printf("%s\trejected\t%s\n", line, err_name(e));
+        }
+    }
+out:
+    fake_ca_free(ca);
+    collateral_free(c);
+    buf_free(&qb);
+    buf_free(&list);
     return rc;
 }
 
@@ -457,9 +589,14 @@ static int verify(int argc, char **argv)
         {"at", required_argument, NULL, 'a'},     {"help", no_argument, NULL, 'h'},
         {"quote", required_argument, NULL, 'q'},  {"collateral", required_argument, NULL, 'C'},
         {"time", required_argument, NULL, 't'},   {"accept", required_argument, NULL, 'A'},
+        {"pccs", required_argument, NULL, 'P'},   {"pccs-cache", required_argument, NULL, 'K'},
+        {"quotes-from", required_argument, NULL, 'L'},
         {NULL, 0, NULL, 0}};
     const char *quote_file = NULL;
     const char *coll_file = NULL;
+    const char *pccs_url = NULL;
+    const char *pccs_cache = NULL;
+    const char *quotes_from = NULL;
     const char *time_s = NULL;
     const char *accept = NULL;
     const char *cert = NULL;
@@ -501,6 +638,15 @@ static int verify(int argc, char **argv)
         case 'A':
             accept = optarg;
             break;
+        case 'P':
+            pccs_url = optarg;
+            break;
+        case 'K':
+            pccs_cache = optarg;
+            break;
+        case 'L':
+            quotes_from = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -509,10 +655,15 @@ static int verify(int argc, char **argv)
             return 2;
         }
     }
-    if (quote_file && !cert && optind == argc && !policy && !allow_debug && !at) {
-        return verify_quote(quote_file, coll_file, time_s, fake_dir, accept);
+    if (quotes_from && !quote_file && !pccs_url && !cert && optind == argc && !policy &&
+        !allow_debug && !at) {
+        return verify_batch(quotes_from, coll_file, time_s, fake_dir, accept);
     }
-    if (!cert || optind != argc || quote_file || coll_file || time_s || accept) {
+    if (quote_file && !quotes_from && !cert && optind == argc && !policy && !allow_debug && !at) {
+        return verify_quote(quote_file, coll_file, pccs_url, pccs_cache, time_s, fake_dir, accept);
+    }
+    if (!cert || optind != argc || quote_file || quotes_from || coll_file || pccs_url ||
+        pccs_cache || time_s || accept) {
         usage(stderr);
         return 2;
     }

@@ -67,4 +67,117 @@ for notq in gotdx_tdreport.dat ccel_table.dat; do
         expect_line "$WORK/n.out" 'not a certificate or a TD/SGX quote' "$notq refused cleanly"
     fi
 done
+# verify --quote: full DCAP verification with collateral from a file (exit 0/1/2)
+COLL26="$TD/dcapqvl_collateral_2026-02.json"
+AT26=2026-03-05T12:00:00Z
+"$COCOON" attest verify --quote "$TD/cocoon_quote_v4.dat" --collateral "$COLL26" --time $AT26 >"$WORK/d1.out" 2>&1
+rc=$?
+[ $rc -eq 0 ] && pass "verify --quote --collateral: exit 0" || fail "verify --quote --collateral: exit $rc"
+expect_line "$WORK/d1.out" '^status: UpToDate$' "cocoon quote is UpToDate"
+expect_line "$WORK/d1.out" '^collateral_expiry: 2026-03-20T10:41:15Z$' "collateral expiry printed"
+expect_line "$WORK/d1.out" '^image_hash: 04b3afd931d28680af91a15b09d672c40ad6b141f7f9089a8d67d595220f7436$' "image hash printed"
+"$COCOON" attest verify --quote "$TD/cocoon_quote_v4.dat" --collateral "$COLL26" --time 2026-03-20T10:41:15Z >"$WORK/d2.out" 2>&1
+rc=$?
+[ $rc -eq 1 ] && pass "at the collateral's expiry: exit 1" || fail "at expiry: exit $rc"
+expect_line "$WORK/d2.out" '^error: COLLATERAL_EXPIRED$' "expired collateral named"
+"$COCOON" attest verify --quote "$TD/dcapqvl_tdx_quote_outdated.dat" --collateral "$COLL26" --time $AT26 >"$WORK/d3.out" 2>&1
+[ $? -eq 1 ] && pass "outdated quote rejected" || fail "outdated quote not rejected"
+expect_line "$WORK/d3.out" '^error: TCB_NOT_SUPPORTED$' "outdated quote: no matching TCB level"
+SGXC="$TD/dcapqvl_sgx_quote_collateral.json"
+"$COCOON" attest verify --quote "$TD/dcapqvl_sgx_quote_v3.dat" --collateral "$SGXC" --time 2025-07-01T00:00:00Z >"$WORK/d4.out" 2>&1
+[ $? -eq 1 ] && pass "SGX quote rejected by the default policy" || fail "SGX quote accepted by default"
+expect_line "$WORK/d4.out" '^status: ConfigurationAndSWHardeningNeeded$' "SGX status in Intel's name"
+expect_line "$WORK/d4.out" '^advisories: INTEL-SA-00289,INTEL-SA-00615$' "SGX advisories"
+"$COCOON" attest verify --quote "$TD/dcapqvl_sgx_quote_v3.dat" --collateral "$SGXC" --time 2025-07-01T00:00:00Z \
+    --accept UpToDate,ConfigurationAndSWHardeningNeeded >/dev/null 2>&1 \
+    && pass "--accept widens the policy" || fail "--accept not honoured"
+"$COCOON" attest verify --quote "$TD/intel-fake-root/quote.dat" --collateral "$TD/intel-fake-root" >"$WORK/d5.out" 2>&1
+[ $? -eq 1 ] && pass "Intel's fake-root sample rejected" || fail "fake-root sample not rejected"
+"$COCOON" attest verify --quote "$TD/ccel_table.dat" --collateral "$COLL26" >/dev/null 2>&1
+[ $? -eq 2 ] && pass "not a quote: exit 2" || fail "not a quote: wrong exit"
+"$COCOON" attest verify --quote "$TD/cocoon_quote_v4.dat" >/dev/null 2>&1
+[ $? -eq 2 ] && pass "no collateral source: exit 2" || fail "no collateral source: wrong exit"
+printf '%s\n' "$TD/cocoon_quote_v4.dat" "$TD/gotdx_quote_v5.dat" "$TD/dcapqvl_tdx_quote_outdated.dat" "$TD/ccel_table.dat" >"$WORK/list"
+"$COCOON" attest verify --quotes-from "$WORK/list" --collateral "$COLL26" --time $AT26 >"$WORK/d6.out" 2>&1
+expect_line "$WORK/d6.out" "cocoon_quote_v4.dat	ok	UpToDate\$" "batch: v4 quote UpToDate"
+expect_line "$WORK/d6.out" "gotdx_quote_v5.dat	ok	UpToDate\$" "batch: v5 quote UpToDate"
+expect_line "$WORK/d6.out" "outdated.dat	rejected	TCB_NOT_SUPPORTED\$" "batch: outdated rejected"
+expect_line "$WORK/d6.out" "ccel_table.dat	unreadable	" "batch: non-quote unreadable"
+
+# verify --quote --pccs: a fixture PCCS on 127.0.0.1 answering Intel's v4 endpoints with Intel's
+# headers (the same collateral split into its HTTP responses); cached until nextUpdate.
+if command -v node >/dev/null 2>&1; then
+    cat >"$WORK/pccs.js" <<'JS'
+const http = require('http'), fs = require('fs');
+const [coll, portFile, tamper] = process.argv.slice(2);
+const c = JSON.parse(fs.readFileSync(coll, 'utf8'));
+const enc = (pem) => encodeURIComponent(pem);
+let tcb = `{"tcbInfo":${c.tcb_info},"signature":"${c.tcb_info_signature}"}`;
+if (tamper === 'tamper') tcb = tcb.replace('"UpToDate"', '"UpToDate" ');
+const qe = `{"enclaveIdentity":${c.qe_identity},"signature":"${c.qe_identity_signature}"}`;
+const srv = http.createServer((req, res) => {
+    const u = req.url;
+    if (u.startsWith('/sgx/certification/v4/pckcrl?ca=')) {
+        res.writeHead(200, { 'SGX-PCK-CRL-Issuer-Chain': enc(c.pck_crl_issuer_chain) });
+        res.end(Buffer.from(c.pck_crl, 'hex'));
+    } else if (u.startsWith('/tdx/certification/v4/tcb?fmspc=')) {
+        res.writeHead(200, { 'TCB-Info-Issuer-Chain': enc(c.tcb_info_issuer_chain),
+                             'Content-Type': 'application/json' });
+        res.end(tcb);
+    } else if (u === '/tdx/certification/v4/qe/identity') {
+        res.writeHead(200, { 'SGX-Enclave-Identity-Issuer-Chain': enc(c.qe_identity_issuer_chain) });
+        res.end(qe);
+    } else if (u === '/sgx/certification/v4/rootcacrl') {
+        res.writeHead(200);
+        res.end(c.root_ca_crl);
+    } else {
+        res.writeHead(404);
+        res.end();
+    }
+});
+srv.listen(0, '127.0.0.1', () => fs.writeFileSync(portFile, String(srv.address().port)));
+setTimeout(() => process.exit(0), 60000).unref();
+setTimeout(() => srv.close(), 60000);
+JS
+    node "$WORK/pccs.js" "$COLL26" "$WORK/port" & PCCS_PID=$!
+    PIDS+=("$PCCS_PID")
+    if wait_file "$WORK/port"; then
+        URL="http://127.0.0.1:$(cat "$WORK/port")"
+        "$COCOON" attest verify --quote "$TD/cocoon_quote_v4.dat" --pccs "$URL" --time $AT26 >"$WORK/p1.out" 2>&1
+        rc=$?
+        [ $rc -eq 0 ] && pass "verify --pccs: exit 0" || { fail "verify --pccs: exit $rc"; cat "$WORK/p1.out"; }
+        expect_line "$WORK/p1.out" '^collateral_source: pccs$' "first run fetches from the PCCS"
+        expect_line "$WORK/p1.out" '^status: UpToDate$' "fetched collateral gives UpToDate"
+        [ -n "$(ls "$COCOON_HOME/pccs-cache" 2>/dev/null)" ] && pass "cache written under COCOON_HOME" || fail "no cache file"
+        kill "$PCCS_PID"; wait "$PCCS_PID" 2>/dev/null
+        "$COCOON" attest verify --quote "$TD/gotdx_quote_v5.dat" --pccs "$URL" --time $AT26 >"$WORK/p2.out" 2>&1
+        expect_line "$WORK/p2.out" '^collateral_source: cache$' "server stopped: answered from the cache"
+        expect_line "$WORK/p2.out" '^verdict: ok$' "cached collateral verifies"
+        "$COCOON" attest verify --quote "$TD/cocoon_quote_v4.dat" --pccs "$URL" --time 2026-03-20T10:41:15Z >"$WORK/p3.out" 2>&1
+        [ $? -eq 2 ] && pass "stale cache not served, server down: exit 2" || fail "stale cache served"
+        rm -f "$WORK/port"
+        node "$WORK/pccs.js" "$COLL26" "$WORK/port" tamper & PCCS_PID=$!
+        PIDS+=("$PCCS_PID")
+        wait_file "$WORK/port" || fail "tampering fixture did not start"
+        "$COCOON" attest verify --quote "$TD/cocoon_quote_v4.dat" --pccs "http://127.0.0.1:$(cat "$WORK/port")" \
+            --pccs-cache "$WORK/cache2" --time $AT26 >"$WORK/p4.out" 2>&1
+        [ $? -eq 1 ] && pass "tampered TCB info from the PCCS: exit 1" || fail "tampered TCB info accepted"
+        expect_line "$WORK/p4.out" '^error: COLLATERAL_SIG$' "tampered TCB info: COLLATERAL_SIG"
+        [ -z "$(ls "$WORK/cache2" 2>/dev/null)" ] && pass "tampered collateral not cached" || fail "tampered collateral cached"
+        kill "$PCCS_PID"; wait "$PCCS_PID" 2>/dev/null
+    else
+        fail "fixture PCCS did not start"
+    fi
+else
+    echo "ok - # SKIP verify --pccs (node not installed)"
+fi
+
+# eventlog: the CCEL log of cos-113 replays to its quote's RTMRs; a changed digest does not
+"$COCOON" attest eventlog --log "$TD/ccel_data.dat" --table "$TD/ccel_table.dat" --quote "$TD/cos-113-tdx-quote.dat" >"$WORK/e1.out" 2>&1
+[ $? -eq 0 ] && pass "eventlog replays to the quote: exit 0" || fail "eventlog: wrong exit"
+expect_line "$WORK/e1.out" '^verdict: ok$' "eventlog verdict ok"
+expect_line "$WORK/e1.out" '^rtmr2: 4969684dc87381fc' "eventlog prints the replayed RTMR2"
+"$COCOON" attest eventlog --log "$TD/ccel_data.dat" --table "$TD/ccel_table.dat" --quote "$TD/cocoon_quote_v4.dat" >"$WORK/e2.out" 2>&1
+[ $? -eq 1 ] && pass "eventlog against another quote: exit 1" || fail "eventlog mismatch not reported"
+expect_line "$WORK/e2.out" '^verdict: mismatch$' "eventlog verdict mismatch"
 finish
