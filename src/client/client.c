@@ -86,6 +86,18 @@ static uint32_t msg_id(const uint8_t *d) {
     return (uint32_t)d[0] | (uint32_t)d[1] << 8 | (uint32_t)d[2] << 16 | (uint32_t)d[3] << 24;
 }
 
+/* First 8 bytes of a request id in hex: the key that ties log lines of one request together
+ * (the client's id at the client and proxy, the proxy's id for it at the worker). */
+static const char *rid(const uint8_t id[32], char out[17]) {
+    static const char hx[] = "0123456789abcdef";
+    for (int i = 0; i < 8; i++) {
+        out[2 * i] = hx[id[i] >> 4];
+        out[2 * i + 1] = hx[id[i] & 15];
+    }
+    out[16] = 0;
+    return out;
+}
+
 static err_t send_msg(link_conn *c, const tlo_desc *d, const void *m) {
     buf b;
     buf_init(&b, PROTO_FRAME_MAX);
@@ -128,6 +140,8 @@ static int status_of(int32_t code) {
 
 static void fail_req(creq *r, int32_t code, const char *msg) {
     client *cl = r->cl;
+    char k[17];
+    LOGI("client", "req=%s failed: %d %s", rid(r->id, k), code, msg);
     cl->failed++;
     if (r->req) {
         struct evhttp_connection *ec = evhttp_request_get_connection(r->req);
@@ -183,7 +197,8 @@ static void on_http_close(struct evhttp_connection *ec, void *arg) {
     }
     r->req = NULL;
     cl->cancelled++;
-    LOGI("client", "app went away: cancelling its request");
+    char k[17];
+    LOGI("client", "req=%s app went away: cancelling", rid(r->id, k));
     if (r->l && r->l->c && !r->models) {
         cm_client_query_answer_error_ex m;
         memset(&m, 0, sizeof(m));
@@ -207,14 +222,17 @@ static creq *find_req(client *cl, clink *l, const uint8_t id[32]) {
     return NULL;
 }
 
-static void account(client *cl, uint32_t flags, const cm_client_query_final_info *fi) {
+static void account(client *cl, const creq *r, uint32_t flags,
+                    const cm_client_query_final_info *fi) {
+    char k[17];
+    rid(r->id, k);
     cl->ok++;
     if (flags & 1) {
         const cm_tokens_used *t = &fi->tokens_used;
         cl->prompt_tokens += t->prompt_tokens_used + t->cached_tokens_used;
         cl->completion_tokens += t->completion_tokens_used + t->reasoning_tokens_used;
         cl->total_tokens += t->total_tokens_used;
-        LOGI("client", "request done: %lld prompt + %lld completion tokens",
+        LOGI("client", "req=%s done: %lld prompt + %lld completion tokens", k,
              (long long)(t->prompt_tokens_used + t->cached_tokens_used),
              (long long)(t->completion_tokens_used + t->reasoning_tokens_used));
     }
@@ -289,7 +307,7 @@ static void a_head(clink *l, const uint8_t *data, size_t n) {
     }
 done:
     if (m.flags & 1) {
-        account(cl, m.flags, &m.final_info);
+        account(cl, r, m.flags, &m.final_info);
         req_free(r);
     }
 out:
@@ -327,7 +345,7 @@ static void a_part(clink *l, const uint8_t *data, size_t n) {
             evhttp_send_reply_end(r->req);
             r->req = NULL;
         }
-        account(cl, m.flags, &m.final_info);
+        account(cl, r, m.flags, &m.final_info);
         req_free(r);
     }
 out:
@@ -667,6 +685,8 @@ static void serve_inference(client *cl, struct evhttp_request *req, const char *
         goto out;
     }
     cl->requests++;
+    char k[17];
+    LOGI("client", "req=%s %s model %s stream %d", rid(r->id, k), path, info.model, info.stream);
     cm_client_run_query_ex m;
     memset(&m, 0, sizeof(m));
     m.model_name = tl_bytes_str(info.model);

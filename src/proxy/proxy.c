@@ -107,6 +107,18 @@ static double now_s(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* First 8 bytes of a request id in hex: the key that ties log lines of one request together
+ * (the client's id at the client and proxy, the proxy's id for it at the worker). */
+static const char *rid(const uint8_t id[32], char out[17]) {
+    static const char hx[] = "0123456789abcdef";
+    for (int i = 0; i < 8; i++) {
+        out[2 * i] = hx[id[i] >> 4];
+        out[2 * i + 1] = hx[id[i] & 15];
+    }
+    out[16] = 0;
+    return out;
+}
+
 static err_t send_msg(link_conn *c, const tlo_desc *d, const void *m) {
     buf b;
     buf_init(&b, PROTO_FRAME_MAX);
@@ -165,6 +177,8 @@ static void req_free(preq *r) {
 
 static void client_error(preq *r, int32_t code, const char *msg) {
     r->p->n_failed++;
+    char k[17];
+    LOGI("proxy", "req=%s failed: %d %s", rid(r->client_id, k), code, msg);
     if (!r->cl || !r->cl->c) {
         return;
     }
@@ -237,7 +251,8 @@ static void dispatch(preq *r);
 
 static void on_req_timeout(void *arg) {
     preq *r = arg;
-    LOGW("proxy", "request timed out after %.1f s", r->timeout);
+    char k[17];
+    LOGW("proxy", "req=%s timed out after %.1f s", rid(r->client_id, k), r->timeout);
     r->p->n_timeouts++;
     if (r->w) {
         r->w->failed++;
@@ -254,7 +269,8 @@ static void retry_or_fail(preq *r, int32_t code, const char *msg) {
         r->w = NULL;
     }
     if (!r->head_sent && r->attempts < r->p->cfg.max_attempts && r->attempts < PROXY_MAX_TRIES) {
-        LOGI("proxy", "retrying on another worker after: %s", msg);
+        char k[17];
+        LOGI("proxy", "req=%s retrying on another worker after: %s", rid(r->client_id, k), msg);
         r->p->n_retries++;
         dispatch(r);
         return;
@@ -299,6 +315,9 @@ static void dispatch(preq *r) {
     }
     r->w = w;
     w->active++;
+    char k[17], kw[17];
+    LOGI("proxy", "req=%s model %s -> worker %s as wreq=%s (attempt %d)", rid(r->client_id, k),
+         r->model, link_peer_addr(w->c), rid(r->worker_id, kw), r->attempts);
     r->sent_ns = clock_mono_ns();
 }
 
@@ -332,7 +351,9 @@ static void finish_ok(preq *r, const cm_proxy_query_final_info *fi) {
     p->prompt_tokens += t->prompt_tokens_used + t->cached_tokens_used;
     p->completion_tokens += t->completion_tokens_used + t->reasoning_tokens_used;
     p->total_tokens += t->total_tokens_used;
-    LOGI("proxy", "request done: %lld tokens", (long long)fi->tokens_used.total_tokens_used);
+    char k[17];
+    LOGI("proxy", "req=%s done: %lld tokens", rid(r->client_id, k),
+         (long long)fi->tokens_used.total_tokens_used);
     req_free(r);
 }
 
@@ -682,7 +703,8 @@ static void c_cancel(pclient *cl, const uint8_t *data, size_t n) {
     }
     for (preq *r = cl->p->reqs; r; r = r->next) {
         if (r->cl == cl && memcmp(r->client_id, m.request_id, 32) == 0) {
-            LOGI("proxy", "request cancelled by the client");
+            char k[17];
+            LOGI("proxy", "req=%s cancelled by the client", rid(r->client_id, k));
             cl->p->n_cancelled++;
             worker_cancel(r);
             req_free(r);

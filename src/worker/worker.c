@@ -84,6 +84,18 @@ static double now_s(void) {
 }
 
 /* Encodes a boxed message and sends it as one tcp.packet. */
+/* First 8 bytes of a request id in hex: the key that ties log lines of one request together
+ * (the client's id at the client and proxy, the proxy's id for it at the worker). */
+static const char *rid(const uint8_t id[32], char out[17]) {
+    static const char hx[] = "0123456789abcdef";
+    for (int i = 0; i < 8; i++) {
+        out[2 * i] = hx[id[i] >> 4];
+        out[2 * i + 1] = hx[id[i] & 15];
+    }
+    out[16] = 0;
+    return out;
+}
+
 static err_t send_msg(link_conn *c, const tlo_desc *d, const void *m) {
     buf b;
     buf_init(&b, PROTO_FRAME_MAX);
@@ -207,7 +219,8 @@ static void up_done(void *arg, err_t e) {
     r->call = NULL; /* gone after this callback */
     r->bcall = NULL;
     if (e != ERR_OK) {
-        LOGW("worker", "upstream failed: %s", err_describe(e));
+        char k[17];
+        LOGW("worker", "wreq=%s upstream failed: %s", rid(r->id, k), err_describe(e));
         send_error(r->l, r->id, e == ERR_TIMEOUT ? 504 : 502,
                    r->head_sent ? "upstream failed mid-answer" : "upstream unavailable");
         req_free(r);
@@ -234,8 +247,9 @@ static void up_done(void *arg, err_t e) {
     r->w->n_ok++;
     r->w->prompt_tokens += u.prompt;
     r->w->completion_tokens += u.completion;
-    LOGI("worker", "request done: %lld prompt + %lld completion tokens", (long long)u.prompt,
-         (long long)u.completion);
+    char k[17];
+    LOGI("worker", "wreq=%s done: %lld prompt + %lld completion tokens", rid(r->id, k),
+         (long long)u.prompt, (long long)u.completion);
     req_free(r);
 }
 
@@ -348,8 +362,9 @@ static void run_query(wlink *l, const uint8_t *data, size_t n) {
         req_free(r);
         goto out;
     }
-    LOGI("worker", "request for %s started (stream %d, max_tokens %lld)", info.model, info.stream,
-         (long long)info.max_tokens);
+    char k[17];
+    LOGI("worker", "wreq=%s request for %s started (stream %d, max_tokens %lld)",
+         rid(q.request_id, k), info.model, info.stream, (long long)info.max_tokens);
 out:
     buf_free(&body);
     cm_http_request_free(&hr);
@@ -365,7 +380,8 @@ static void cancel_query(wlink *l, const uint8_t *data, size_t n) {
     }
     for (wreq *r = l->w->reqs; r; r = r->next) {
         if (r->l == l && memcmp(r->id, m.request_id, 32) == 0) {
-            LOGI("worker", "request cancelled by the proxy");
+            char k[17];
+            LOGI("worker", "wreq=%s cancelled by the proxy", rid(r->id, k));
             l->w->n_cancelled++;
             req_cancel(r);
             break;

@@ -184,6 +184,59 @@ async function slowShare(tmp, upState) {
   console.log(`ok - a slow worker's share drops: ${slow.stats.requests}/${N} requests (fast: ${fast.stats.requests})`);
 }
 
+// Two proxies: the client spreads requests over both and keeps serving when one dies.
+async function failover(tmp, upState, upstream) {
+  const reg = JSON.parse(fs.readFileSync(path.join(upState, 'registry.json'), 'utf8'));
+  const ca = path.join(upState, 'fake-ca');
+  const dir = fs.mkdtempSync(path.join(tmp, 'failover-'));
+  const run = (args, name) => {
+    const fd = fs.openSync(path.join(dir, name + '.log'), 'w');
+    return spawn(COCOON, [...args, '--fake-ca', ca, '--ready-file', path.join(dir, name + '.ready')], { stdio: ['ignore', fd, fd] });
+  };
+  fs.writeFileSync(path.join(dir, 'p.json'), JSON.stringify({ worker_image_hashes: reg.worker_image_hashes, models: [MODEL] }));
+  const proxies = {};
+  for (const name of ['pa', 'pb']) {
+    proxies[name] = run(['proxy', '--registry', path.join(dir, 'p.json'), '--difficulty', '4', '--stats-listen', '127.0.0.1:0'], name);
+  }
+  const entries = [];
+  const stats = {};
+  for (const name of ['pa', 'pb']) {
+    await until(`${name} ready`, async () => fs.existsSync(path.join(dir, name + '.ready')), 15000);
+    const [wp, cp] = fs.readFileSync(path.join(dir, name + '.ready'), 'utf8').trim().split(' ');
+    entries.push({ worker: `127.0.0.1:${wp}`, client: `127.0.0.1:${cp}` });
+    await until(`${name} stats port`, async () => /stats_port: \d+/.test(fs.readFileSync(path.join(dir, name + '.log'), 'utf8')), 5000);
+    stats[name] = `http://127.0.0.1:${/stats_port: (\d+)/.exec(fs.readFileSync(path.join(dir, name + '.log'), 'utf8'))[1]}`;
+  }
+  fs.writeFileSync(path.join(dir, 'n.json'), JSON.stringify({ proxies: entries, proxy_image_hashes: reg.proxy_image_hashes }));
+  const n = path.join(dir, 'n.json');
+  const worker = run(['worker', '--registry', n, '--model', MODEL, '--upstream', upstream], 'worker');
+  const client = run(['client', '--registry', n], 'client');
+  const pj = async (name) => JSON.parse((await request(stats[name], null, 'GET', '/jsonstats')).body);
+  await until('the worker on both proxies', async () => (await pj('pa')).workers_ready === 1 && (await pj('pb')).workers_ready === 1, 15000);
+  await until('client ready', async () => fs.existsSync(path.join(dir, 'client.ready')), 15000);
+  const cbase = `http://127.0.0.1:${fs.readFileSync(path.join(dir, 'client.ready'), 'utf8').trim()}`;
+  const cj = async () => JSON.parse((await request(cbase, null, 'GET', '/jsonstats')).body);
+  await until('client on both proxies', async () => (await cj()).ready_proxies === 2, 15000);
+  const ask = async (i) => {
+    const r = await request(cbase + '/v1', null, 'POST', '/chat/completions', { model: MODEL, messages: [{ role: 'user', content: 'failover ' + i }] });
+    assert.strictEqual(r.status, 200, r.body);
+  };
+  for (let i = 0; i < 4; i++) await ask(i);
+  assert((await pj('pa')).requests_total > 0 && (await pj('pb')).requests_total > 0, 'both proxies used');
+  proxies.pa.kill('SIGKILL');
+  await until('the client to drop the dead proxy', async () => (await cj()).ready_proxies === 1, 10000);
+  const before = (await pj('pb')).requests_total;
+  for (let i = 0; i < 4; i++) await ask(10 + i);
+  assert.strictEqual((await pj('pb')).requests_total, before + 4);
+  for (const k of [client, worker, proxies.pb]) {
+    const done = new Promise((res) => k.on('exit', (code) => res(code)));
+    k.kill('SIGTERM');
+    assert.strictEqual(await done, 0);
+  }
+  sanitizerClean(dir);
+  console.log('ok - two proxies: requests spread over both, served by the other when one dies');
+}
+
 // `cocoon up` without --upstream: the workers run the built-in engine on the demo model.
 async function builtin(tmp) {
   if (!fs.existsSync(path.join(__dirname, '..', '..', 'models', 'fortune-llama-7m-f16.gguf'))) {
@@ -387,6 +440,7 @@ async function main() {
   console.log('ok - SIGTERM stops every process cleanly, no sanitizer reports');
   await refusals(tmp, state, upstream);
   await slowShare(tmp, state);
+  await failover(tmp, state, upstream);
   await builtin(tmp);
   fx.server.close();
   fs.rmSync(tmp, { recursive: true, force: true });
