@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "attest/quote.h"
+#include "attest/verify.h"
 #include "base/codec.h"
 #include "base/file.h"
 #include "crypto/ecdsa.h"
@@ -323,6 +324,21 @@ static err_t ca_load(const char *dir, int64_t now, fake_ca *ca) {
     if (e != ERR_OK) {
         e = err_fail(e == ERR_CERT_EXPIRED || e == ERR_CERT_NOT_YET_VALID ? e : ERR_STORE,
                      "fake CA %s does not verify: %s (delete it to start over)", dir, err_detail());
+        goto out;
+    }
+    /* CAs made by earlier versions lack Intel's SGX extension in the PCK certificate, without
+     * which no collateral can be matched to the platform: say so here, not at a peer. */
+    buf ext;
+    buf_init(&ext, 4096);
+    attest_pck_info info;
+    if (x509_cert_ext_value(certs[2], "1.2.840.113741.1.13.1", &ext) != ERR_OK ||
+        attest_pck_info_parse(ext.data, ext.len, &info) != ERR_OK) {
+        e = err_fail(ERR_STORE,
+                     "fake CA %s predates the SGX PCK extension; delete the directory to recreate it",
+                     dir);
+    }
+    buf_free(&ext);
+    if (e != ERR_OK) {
         goto out;
     }
     ca->pck_key = keys[2];
