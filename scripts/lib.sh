@@ -11,7 +11,7 @@ APT_PACKAGES=(
 )
 
 # Directories holding a package.json + package-lock.json whose dependencies are pinned.
-NODE_DIRS=(contracts localton tests/ton tests/engine)
+NODE_DIRS=(contracts localton tests/ton tests/engine tests/dcap)
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
