@@ -40,8 +40,14 @@ const VECTORS = [
       status: null /* no matching TCB level: both reject */ },
 ];
 
-// The newest of build-asan/cocoon, build/cocoon, or $COCOON_BIN. Nothing is built here.
+// $COCOON_BIN, else $COCOON_BUILD/cocoon (scripts/test sets it), else the newest of
+// build-asan/cocoon and build/cocoon. Nothing is built here.
 function findCocoon() {
+    if (!process.env.COCOON_BIN && process.env.COCOON_BUILD) {
+        const p = path.join(process.env.COCOON_BUILD, 'cocoon');
+        if (!fs.existsSync(p)) throw new Error(`COCOON_BUILD=${process.env.COCOON_BUILD} has no cocoon`);
+        return p;
+    }
     if (process.env.COCOON_BIN) {
         if (!fs.existsSync(process.env.COCOON_BIN)) {
             throw new Error(`COCOON_BIN=${process.env.COCOON_BIN} does not exist`);
