@@ -22,21 +22,18 @@
 #include "ratls/cert.h"
 #include "ratls/tls.h"
 
-static double cpu_seconds(void)
-{
+static double cpu_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void die(const char *what, err_t e)
-{
+static void die(const char *what, err_t e) {
     fprintf(stderr, "ratls_bench: %s: %s\n", what, err_describe(e));
     exit(1);
 }
 
-static int handshake(ratls_ctx *s, ratls_ctx *c)
-{
+static int handshake(ratls_ctx *s, ratls_ctx *c) {
     SSL *ss = ratls_ssl_new(s);
     SSL *cs = ratls_ssl_new(c);
     BIO *b1;
@@ -64,8 +61,8 @@ static int handshake(ratls_ctx *s, ratls_ctx *c)
             }
         }
     }
-    int ok = sd && cd && ratls_ssl_verdict(ss, NULL) == ERR_OK &&
-             ratls_ssl_verdict(cs, NULL) == ERR_OK;
+    int ok =
+        sd && cd && ratls_ssl_verdict(ss, NULL) == ERR_OK && ratls_ssl_verdict(cs, NULL) == ERR_OK;
     SSL_free(ss);
     SSL_free(cs);
     return ok;
@@ -77,8 +74,7 @@ typedef struct {
     uint64_t quotes;
 } hs_result;
 
-static hs_result measure(ratls_ctx *s, ratls_ctx *c, double secs)
-{
+static hs_result measure(ratls_ctx *s, ratls_ctx *c, double secs) {
     hs_result r = {0, 0, 0};
     uint64_t q0 = ratls_quotes_verified();
     double t0 = cpu_seconds();
@@ -98,8 +94,7 @@ static hs_result measure(ratls_ctx *s, ratls_ctx *c, double secs)
     return r;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     double secs = argc > 1 ? atof(argv[1]) : 3.0;
     if (secs <= 0) {
         secs = 3.0;
@@ -198,8 +193,8 @@ int main(int argc, char **argv)
             t = cpu_seconds();
         }
         printf("fake_quote_parse_verify_us%s: %.1f (%llu quotes of %zu bytes)\n",
-               memo_on ? "" : "_chain_memo_off", (t - t0) * 1e6 / (double)n,
-               (unsigned long long)n, q.len);
+               memo_on ? "" : "_chain_memo_off", (t - t0) * 1e6 / (double)n, (unsigned long long)n,
+               q.len);
     }
     attest_chain_memo_enable(true);
     buf_free(&q);

@@ -10,8 +10,7 @@
 #include "ratls/claims.h"
 #include "ratls/policy.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     /* The claims decoder on its own. */
     ratls_claims cl;
     if (ratls_claims_decode(data, size, &cl) == ERR_OK) {

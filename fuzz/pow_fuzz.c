@@ -11,8 +11,7 @@
 #include "proto/limits.h"
 #include "proto/pow.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     cur c;
     cur_init(&c, data, size);
     pow_challenge ch;

@@ -14,8 +14,7 @@
 #include "proto/tl.h"
 #include "proto/tlobj.h"
 
-static void check_roundtrip(const tlo_desc *d, const uint8_t *data, size_t size)
-{
+static void check_roundtrip(const tlo_desc *d, const uint8_t *data, size_t size) {
     void *obj = malloc(d->size);
     if (!obj) {
         return;
@@ -37,8 +36,7 @@ static void check_roundtrip(const tlo_desc *d, const uint8_t *data, size_t size)
     free(obj);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     cur c;
     cur_init(&c, data, size);
     uint32_t id;

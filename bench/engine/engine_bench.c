@@ -12,15 +12,13 @@
 
 #include "engine/engine.h"
 
-static double now_s(void)
-{
+static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: engine_bench MODEL.gguf [--threads T] [--prompt N] [--gen N] "
                         "[--portable] [--reps R]\n");

@@ -25,14 +25,12 @@
 #include "engine/sample.h"
 #include "engine/tok.h"
 
-static int fail(const char *what, err_t e)
-{
+static int fail(const char *what, err_t e) {
     fprintf(stderr, "engine_probe: %s: %s\n", what, err_describe(e));
     return 1;
 }
 
-static json_t *ids_json(const tok_vec *v)
-{
+static json_t *ids_json(const tok_vec *v) {
     json_t *a = json_array();
     for (size_t i = 0; i < v->n; i++) {
         json_array_append_new(a, json_integer(v->ids[i]));
@@ -40,8 +38,7 @@ static json_t *ids_json(const tok_vec *v)
     return a;
 }
 
-static int do_tokenize(const gguf *g, json_t *in, json_t *out)
-{
+static int do_tokenize(const gguf *g, json_t *in, json_t *out) {
     tok *t;
     err_t e = tok_from_gguf(g, &t);
     if (e != ERR_OK) {
@@ -53,8 +50,7 @@ static int do_tokenize(const gguf *g, json_t *in, json_t *out)
     json_t *dec = json_array();
     size_t i;
     json_t *s;
-    json_array_foreach(texts, i, s)
-    {
+    json_array_foreach(texts, i, s) {
         tok_vec v = {0};
         e = tok_encode(t, json_string_value(s), json_string_length(s), special, &v);
         if (e != ERR_OK) {
@@ -81,8 +77,7 @@ static int do_tokenize(const gguf *g, json_t *in, json_t *out)
     return 0;
 }
 
-static int do_chat(const gguf *g, json_t *in, json_t *out)
-{
+static int do_chat(const gguf *g, json_t *in, json_t *out) {
     tok *t;
     err_t e = tok_from_gguf(g, &t);
     if (e != ERR_OK) {
@@ -123,8 +118,7 @@ static int do_chat(const gguf *g, json_t *in, json_t *out)
     return e == ERR_OK ? 0 : fail("chat", e);
 }
 
-static int do_eval(const char *path, json_t *in, json_t *out)
-{
+static int do_eval(const char *path, json_t *in, json_t *out) {
     engine *en;
     err_t e = engine_open(path, &en);
     if (e != ERR_OK) {
@@ -189,8 +183,7 @@ static int do_eval(const char *path, json_t *in, json_t *out)
     return e == ERR_OK ? 0 : fail("eval", e);
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     if (argc == 5 && strcmp(argv[1], "quantize") == 0) {
         quantize_stats st;
         err_t e = model_quantize(argv[2], argv[3],

@@ -4,8 +4,7 @@
 
 static const char HEX[] = "0123456789abcdef";
 
-void hex_encode(const uint8_t *in, size_t n, char *out)
-{
+void hex_encode(const uint8_t *in, size_t n, char *out) {
     for (size_t i = 0; i < n; i++) {
         out[2 * i] = HEX[in[i] >> 4];
         out[2 * i + 1] = HEX[in[i] & 15];
@@ -13,8 +12,7 @@ void hex_encode(const uint8_t *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-static int hexval(char c)
-{
+static int hexval(char c) {
     if (c >= '0' && c <= '9') {
         return c - '0';
     }
@@ -27,8 +25,7 @@ static int hexval(char c)
     return -1;
 }
 
-err_t hex_decode(const char *in, size_t n, uint8_t *out, size_t cap, size_t *out_len)
-{
+err_t hex_decode(const char *in, size_t n, uint8_t *out, size_t cap, size_t *out_len) {
     if (n % 2) {
         return err_fail(ERR_BAD_ENCODING, "hex string has odd length %zu", n);
     }
@@ -50,13 +47,11 @@ err_t hex_decode(const char *in, size_t n, uint8_t *out, size_t cap, size_t *out
 static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 static const char B64URL[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-size_t b64_encoded_len(size_t n)
-{
+size_t b64_encoded_len(size_t n) {
     return (n + 2) / 3 * 4;
 }
 
-void b64_encode(const uint8_t *in, size_t n, char *out, bool url)
-{
+void b64_encode(const uint8_t *in, size_t n, char *out, bool url) {
     const char *a = url ? B64URL : B64;
     size_t o = 0;
     size_t i = 0;
@@ -83,15 +78,13 @@ void b64_encode(const uint8_t *in, size_t n, char *out, bool url)
     out[o] = '\0';
 }
 
-static int b64val(char c, bool url)
-{
+static int b64val(char c, bool url) {
     const char *a = url ? B64URL : B64;
     const char *p = c ? strchr(a, c) : NULL;
     return p ? (int)(p - a) : -1;
 }
 
-err_t b64_decode(const char *in, size_t n, uint8_t *out, size_t cap, size_t *out_len, bool url)
-{
+err_t b64_decode(const char *in, size_t n, uint8_t *out, size_t cap, size_t *out_len, bool url) {
     size_t pad = 0;
     while (pad < 2 && n > pad && in[n - 1 - pad] == '=') {
         pad++;

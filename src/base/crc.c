@@ -1,7 +1,6 @@
 #include "crc.h"
 
-uint32_t crc32_ieee(const void *data, size_t n)
-{
+uint32_t crc32_ieee(const void *data, size_t n) {
     const uint8_t *p = data;
     uint32_t c = 0xffffffffu;
     for (size_t i = 0; i < n; i++) {

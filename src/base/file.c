@@ -7,8 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-err_t file_read(const char *path, size_t max, buf *out)
-{
+err_t file_read(const char *path, size_t max, buf *out) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         return err_fail(errno == ENOENT ? ERR_NOT_FOUND : ERR_IO, "%s: %s", path, strerror(errno));
@@ -39,8 +38,7 @@ err_t file_read(const char *path, size_t max, buf *out)
     return e;
 }
 
-err_t file_write_atomic(const char *path, const void *data, size_t n, mode_t mode)
-{
+err_t file_write_atomic(const char *path, const void *data, size_t n, mode_t mode) {
     char tmp[4096];
     if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp)) {
         return err_fail(ERR_TOO_LARGE, "path too long");

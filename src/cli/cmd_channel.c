@@ -65,8 +65,7 @@ typedef struct {
     int served;
 } chan;
 
-static void usage(FILE *f)
-{
+static void usage(FILE *f) {
     fprintf(f, "usage: cocoon channel listen [--listen HOST:PORT] [--port-file FILE] [--once]\n"
                "                             [--difficulty N] [common options]\n"
                "       cocoon channel connect HOST:PORT [--message TEXT] [--max-difficulty N]\n"
@@ -77,24 +76,22 @@ static void usage(FILE *f)
                "With the fake provider, or --fake-ca, the peer policy pins the fake CA's root.\n");
 }
 
-static int parse(int argc, char **argv, int listening, chan_opts *o)
-{
-    static const struct option opts[] = {
-        {"provider", required_argument, NULL, 'p'},
-        {"fake-ca", required_argument, NULL, 'c'},
-        {"fake-config", required_argument, NULL, 'f'},
-        {"policy", required_argument, NULL, 'P'},
-        {"valid", required_argument, NULL, 'v'},
-        {"any", no_argument, NULL, 'a'},
-        {"listen", required_argument, NULL, 'l'},
-        {"port-file", required_argument, NULL, 'F'},
-        {"once", no_argument, NULL, '1'},
-        {"difficulty", required_argument, NULL, 'd'},
-        {"message", required_argument, NULL, 'm'},
-        {"max-difficulty", required_argument, NULL, 'D'},
-        {"timeout", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+static int parse(int argc, char **argv, int listening, chan_opts *o) {
+    static const struct option opts[] = {{"provider", required_argument, NULL, 'p'},
+                                         {"fake-ca", required_argument, NULL, 'c'},
+                                         {"fake-config", required_argument, NULL, 'f'},
+                                         {"policy", required_argument, NULL, 'P'},
+                                         {"valid", required_argument, NULL, 'v'},
+                                         {"any", no_argument, NULL, 'a'},
+                                         {"listen", required_argument, NULL, 'l'},
+                                         {"port-file", required_argument, NULL, 'F'},
+                                         {"once", no_argument, NULL, '1'},
+                                         {"difficulty", required_argument, NULL, 'd'},
+                                         {"message", required_argument, NULL, 'm'},
+                                         {"max-difficulty", required_argument, NULL, 'D'},
+                                         {"timeout", required_argument, NULL, 't'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof(*o));
     o->pc.kind = ATTEST_PROVIDER_FAKE;
     o->hours = 24;
@@ -182,8 +179,7 @@ static int parse(int argc, char **argv, int listening, chan_opts *o)
 }
 
 /* Provider, certificate (with rotation), peer policy and TLS context. */
-static err_t chan_setup(chan *ch, ratls_role role)
-{
+static err_t chan_setup(chan *ch, ratls_role role) {
     chan_opts *o = ch->o;
     ratls_policy_init(&ch->pol);
     ch->loop = net_loop_new();
@@ -245,8 +241,7 @@ static err_t chan_setup(chan *ch, ratls_role role)
     return cert_rotor_attach(ch->rotor, ch->ctx);
 }
 
-static void chan_cleanup(chan *ch)
-{
+static void chan_cleanup(chan *ch) {
     link_server_free(ch->srv);
     net_timer_free(ch->deadline);
     net_pool_free(ch->pool);
@@ -258,8 +253,7 @@ static void chan_cleanup(chan *ch)
     net_loop_free(ch->loop);
 }
 
-static void print_peer(const char *who, link_conn *c, const ratls_peer *p)
-{
+static void print_peer(const char *who, link_conn *c, const ratls_peer *p) {
     printf("%s: %s\n", who, link_peer_addr(c));
     cli_print_hex(stdout, "peer_public_key", p->pubkey, 32);
     printf("peer_attested: %s\n", p->attested ? "true" : "false");
@@ -273,8 +267,7 @@ static void print_peer(const char *who, link_conn *c, const ratls_peer *p)
     fflush(stdout);
 }
 
-static void on_signal(void *arg)
-{
+static void on_signal(void *arg) {
     chan *ch = arg;
     LOGI("channel", "signal received, stopping");
     net_loop_stop(ch->loop);
@@ -282,14 +275,12 @@ static void on_signal(void *arg)
 
 /* ---- listen ---- */
 
-static void l_ready(link_conn *c, const ratls_peer *peer, void *arg)
-{
+static void l_ready(link_conn *c, const ratls_peer *peer, void *arg) {
     (void)arg;
     print_peer("accepted", c, peer);
 }
 
-static void l_query(link_conn *c, uint64_t qid, const uint8_t *data, size_t n, void *arg)
-{
+static void l_query(link_conn *c, uint64_t qid, const uint8_t *data, size_t n, void *arg) {
     (void)arg;
     buf b;
     buf_init(&b, 1 << 20);
@@ -308,8 +299,7 @@ static void l_query(link_conn *c, uint64_t qid, const uint8_t *data, size_t n, v
     buf_free(&b);
 }
 
-static void l_close(link_conn *c, err_t why, void *arg)
-{
+static void l_close(link_conn *c, err_t why, void *arg) {
     chan *ch = arg;
     printf("closed: %s %s\n", link_peer_addr(c), why == ERR_OK ? "ok" : err_name(why));
     if (why != ERR_OK && why != ERR_EOF) {
@@ -322,8 +312,7 @@ static void l_close(link_conn *c, err_t why, void *arg)
     }
 }
 
-static int do_listen(chan_opts *o)
-{
+static int do_listen(chan_opts *o) {
     chan ch;
     memset(&ch, 0, sizeof(ch));
     ch.o = o;
@@ -370,8 +359,7 @@ static int do_listen(chan_opts *o)
 
 /* ---- connect ---- */
 
-static void c_answer(err_t e, int32_t code, const uint8_t *data, size_t n, void *arg)
-{
+static void c_answer(err_t e, int32_t code, const uint8_t *data, size_t n, void *arg) {
     (void)code;
     chan *ch = arg;
     if (e != ERR_OK) {
@@ -385,8 +373,7 @@ static void c_answer(err_t e, int32_t code, const uint8_t *data, size_t n, void 
     link_close(ch->conn);
 }
 
-static void c_ready(link_conn *c, const ratls_peer *peer, void *arg)
-{
+static void c_ready(link_conn *c, const ratls_peer *peer, void *arg) {
     chan *ch = arg;
     print_peer("connected", c, peer);
     const char *m = ch->o->message;
@@ -398,8 +385,7 @@ static void c_ready(link_conn *c, const ratls_peer *peer, void *arg)
     }
 }
 
-static void c_close(link_conn *c, err_t why, void *arg)
-{
+static void c_close(link_conn *c, err_t why, void *arg) {
     (void)c;
     chan *ch = arg;
     if (why != ERR_OK) {
@@ -409,16 +395,14 @@ static void c_close(link_conn *c, err_t why, void *arg)
     net_loop_stop(ch->loop);
 }
 
-static void c_deadline(void *arg)
-{
+static void c_deadline(void *arg) {
     chan *ch = arg;
     fprintf(stderr, "cocoon channel: no answer within %ld s\n", ch->o->timeout);
     ch->rc = 1;
     net_loop_stop(ch->loop);
 }
 
-static int do_connect(chan_opts *o)
-{
+static int do_connect(chan_opts *o) {
     chan ch;
     memset(&ch, 0, sizeof(ch));
     ch.o = o;
@@ -450,8 +434,7 @@ static int do_connect(chan_opts *o)
     return e == ERR_OK ? rc : cli_fail("channel", e, "event loop");
 }
 
-int cmd_channel(int argc, char **argv)
-{
+int cmd_channel(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -14,8 +14,7 @@ static const struct {
 #undef CLI_ROW_
 };
 
-static void usage(FILE *f)
-{
+static void usage(FILE *f) {
     fprintf(f, "usage: cocoon <command> [args...]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof(COMMANDS) / sizeof(COMMANDS[0]); i++) {
         fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].help);
@@ -23,8 +22,7 @@ static void usage(FILE *f)
     fprintf(f, "\nRun `cocoon <command> --help` for the command's options.\n");
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -5,14 +5,12 @@
 
 #include "base/codec.h"
 
-int cli_fail(const char *cmd, err_t e, const char *what)
-{
+int cli_fail(const char *cmd, err_t e, const char *what) {
     fprintf(stderr, "cocoon %s: %s: %s\n", cmd, what, err_describe(e));
     return 1;
 }
 
-int cli_parse_long(const char *s, long lo, long hi, long *out)
-{
+int cli_parse_long(const char *s, long lo, long hi, long *out) {
     char *end = NULL;
     errno = 0;
     long v = strtol(s, &end, 10);
@@ -23,8 +21,7 @@ int cli_parse_long(const char *s, long lo, long hi, long *out)
     return 1;
 }
 
-void cli_home_path(const char *sub, char *out, size_t cap)
-{
+void cli_home_path(const char *sub, char *out, size_t cap) {
     const char *home = getenv("COCOON_HOME");
     if (home && home[0]) {
         snprintf(out, cap, "%s/%s", home, sub);
@@ -34,8 +31,7 @@ void cli_home_path(const char *sub, char *out, size_t cap)
     snprintf(out, cap, "%s/.cocoon/%s", h && h[0] ? h : ".", sub);
 }
 
-void cli_print_hex(FILE *f, const char *key, const uint8_t *d, size_t n)
-{
+void cli_print_hex(FILE *f, const char *key, const uint8_t *d, size_t n) {
     char hex[2 * 128 + 1];
     if (n > 128) {
         n = 128;

@@ -4,14 +4,12 @@
 
 #include "ct.h"
 
-static const EVP_CIPHER *cipher_for(size_t klen)
-{
+static const EVP_CIPHER *cipher_for(size_t klen) {
     return klen == 16 ? EVP_aes_128_gcm() : klen == 32 ? EVP_aes_256_gcm() : NULL;
 }
 
 err_t aead_seal(const uint8_t *key, size_t klen, const uint8_t nonce[AEAD_NONCE_LEN],
-                const void *aad, size_t aadlen, const void *in, size_t n, uint8_t *out)
-{
+                const void *aad, size_t aadlen, const void *in, size_t n, uint8_t *out) {
     const EVP_CIPHER *c = cipher_for(klen);
     if (!c) {
         return err_fail(ERR_BAD_KEY, "AES-GCM key must be 16 or 32 bytes, got %zu", klen);
@@ -28,8 +26,7 @@ err_t aead_seal(const uint8_t *key, size_t klen, const uint8_t nonce[AEAD_NONCE_
 }
 
 err_t aead_open(const uint8_t *key, size_t klen, const uint8_t nonce[AEAD_NONCE_LEN],
-                const void *aad, size_t aadlen, const void *in, size_t n, uint8_t *out)
-{
+                const void *aad, size_t aadlen, const void *in, size_t n, uint8_t *out) {
     const EVP_CIPHER *c = cipher_for(klen);
     if (!c) {
         return err_fail(ERR_BAD_KEY, "AES-GCM key must be 16 or 32 bytes, got %zu", klen);

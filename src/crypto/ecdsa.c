@@ -10,13 +10,11 @@
 
 #include "ct.h"
 
-static size_t coord_len(ecdsa_curve c)
-{
+static size_t coord_len(ecdsa_curve c) {
     return c == ECDSA_P256_SHA256 ? 32 : 48;
 }
 
-static EVP_PKEY *pkey_from_raw(ecdsa_curve curve, const uint8_t *pub, const uint8_t *priv)
-{
+static EVP_PKEY *pkey_from_raw(ecdsa_curve curve, const uint8_t *pub, const uint8_t *priv) {
     size_t cl = coord_len(curve);
     uint8_t point[1 + 96];
     point[0] = 0x04;
@@ -27,9 +25,9 @@ static EVP_PKEY *pkey_from_raw(ecdsa_curve curve, const uint8_t *pub, const uint
     EVP_PKEY_CTX *ctx = NULL;
     EVP_PKEY *pk = NULL;
     if (!bld ||
-        !OSSL_PARAM_BLD_push_utf8_string(
-            bld, OSSL_PKEY_PARAM_GROUP_NAME,
-            curve == ECDSA_P256_SHA256 ? "prime256v1" : "secp384r1", 0) ||
+        !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
+                                         curve == ECDSA_P256_SHA256 ? "prime256v1" : "secp384r1",
+                                         0) ||
         !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, 1 + 2 * cl) ||
         (priv && (!d || !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, d)))) {
         goto out;
@@ -75,8 +73,7 @@ typedef struct {
 static key_slot key_cache[KEY_CACHE_SLOTS];
 static pthread_mutex_t key_mu = PTHREAD_MUTEX_INITIALIZER;
 
-static size_t key_slot_of(ecdsa_curve curve, const uint8_t *pub)
-{
+static size_t key_slot_of(ecdsa_curve curve, const uint8_t *pub) {
     size_t h = (size_t)curve;
     for (size_t i = 0; i < 8; i++) {
         h = h * 131 + pub[i];
@@ -84,8 +81,7 @@ static size_t key_slot_of(ecdsa_curve curve, const uint8_t *pub)
     return h % KEY_CACHE_SLOTS;
 }
 
-static EVP_PKEY *pkey_lookup(ecdsa_curve curve, const uint8_t *pub)
-{
+static EVP_PKEY *pkey_lookup(ecdsa_curve curve, const uint8_t *pub) {
     size_t len = 2 * coord_len(curve);
     key_slot *s = &key_cache[key_slot_of(curve, pub)];
     EVP_PKEY *pk = NULL;
@@ -113,8 +109,7 @@ static EVP_PKEY *pkey_lookup(ecdsa_curve curve, const uint8_t *pub)
 }
 
 err_t ecdsa_verify(ecdsa_curve curve, const uint8_t *pub, const void *msg, size_t n,
-                   const uint8_t *sig)
-{
+                   const uint8_t *sig) {
     size_t cl = coord_len(curve);
     EVP_PKEY *pk = pkey_lookup(curve, pub);
     if (!pk) {
@@ -146,8 +141,7 @@ err_t ecdsa_verify(ecdsa_curve curve, const uint8_t *pub, const void *msg, size_
     return e;
 }
 
-err_t p256_generate(p256_key *k)
-{
+err_t p256_generate(p256_key *k) {
     EVP_PKEY *pk = EVP_EC_gen("prime256v1");
     if (!pk) {
         return err_fail(ERR_CRYPTO, "P-256 key generation failed");
@@ -170,8 +164,7 @@ err_t p256_generate(p256_key *k)
     return e;
 }
 
-err_t p256_sign(const p256_key *k, const void *msg, size_t n, uint8_t sig[P256_SIG_LEN])
-{
+err_t p256_sign(const p256_key *k, const void *msg, size_t n, uint8_t sig[P256_SIG_LEN]) {
     EVP_PKEY *pk = pkey_from_raw(ECDSA_P256_SHA256, k->pub, k->priv);
     if (!pk) {
         return err_fail(ERR_BAD_KEY, "P-256 private key rejected");

@@ -5,8 +5,7 @@
 #include "ct.h"
 #include "rand.h"
 
-err_t ed25519_from_seed(ed25519_key *k, const uint8_t seed[ED25519_SEED_LEN])
-{
+err_t ed25519_from_seed(ed25519_key *k, const uint8_t seed[ED25519_SEED_LEN]) {
     EVP_PKEY *p = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed, ED25519_SEED_LEN);
     if (!p) {
         return err_fail(ERR_BAD_KEY, "Ed25519 seed rejected");
@@ -23,8 +22,7 @@ err_t ed25519_from_seed(ed25519_key *k, const uint8_t seed[ED25519_SEED_LEN])
     return ERR_OK;
 }
 
-err_t ed25519_generate(ed25519_key *k)
-{
+err_t ed25519_generate(ed25519_key *k) {
     uint8_t seed[ED25519_SEED_LEN];
     rand_bytes(seed, sizeof(seed));
     err_t e = ed25519_from_seed(k, seed);
@@ -32,8 +30,7 @@ err_t ed25519_generate(ed25519_key *k)
     return e;
 }
 
-err_t ed25519_sign(const ed25519_key *k, const void *msg, size_t n, uint8_t sig[ED25519_SIG_LEN])
-{
+err_t ed25519_sign(const ed25519_key *k, const void *msg, size_t n, uint8_t sig[ED25519_SIG_LEN]) {
     EVP_PKEY *p = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, k->seed, ED25519_SEED_LEN);
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     err_t e = ERR_OK;
@@ -48,8 +45,7 @@ err_t ed25519_sign(const ed25519_key *k, const void *msg, size_t n, uint8_t sig[
 }
 
 err_t ed25519_verify(const uint8_t pub[ED25519_PUB_LEN], const void *msg, size_t n,
-                     const uint8_t sig[ED25519_SIG_LEN])
-{
+                     const uint8_t sig[ED25519_SIG_LEN]) {
     EVP_PKEY *p = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, ED25519_PUB_LEN);
     if (!p) {
         return err_fail(ERR_BAD_KEY, "Ed25519 public key rejected");
@@ -65,7 +61,6 @@ err_t ed25519_verify(const uint8_t pub[ED25519_PUB_LEN], const void *msg, size_t
     return e;
 }
 
-void ed25519_wipe(ed25519_key *k)
-{
+void ed25519_wipe(ed25519_key *k) {
     ct_wipe(k, sizeof(*k));
 }

@@ -11,8 +11,7 @@ struct hash_ctx {
     EVP_MD_CTX *md;
 };
 
-static const EVP_MD *md_of(hash_alg alg)
-{
+static const EVP_MD *md_of(hash_alg alg) {
     switch (alg) {
     case HASH_SHA256:
         return EVP_sha256();
@@ -24,8 +23,7 @@ static const EVP_MD *md_of(hash_alg alg)
     return EVP_sha256();
 }
 
-static const char *md_name(hash_alg alg)
-{
+static const char *md_name(hash_alg alg) {
     switch (alg) {
     case HASH_SHA256:
         return "SHA256";
@@ -37,13 +35,11 @@ static const char *md_name(hash_alg alg)
     return "SHA256";
 }
 
-size_t hash_len(hash_alg alg)
-{
+size_t hash_len(hash_alg alg) {
     return alg == HASH_SHA256 ? 32 : alg == HASH_SHA384 ? 48 : 64;
 }
 
-static void oneshot(hash_alg alg, const void *data, size_t n, uint8_t *out)
-{
+static void oneshot(hash_alg alg, const void *data, size_t n, uint8_t *out) {
     unsigned int len = 0;
     /* EVP_Digest only fails on allocation failure; treat that as fatal. */
     if (!EVP_Digest(data, n, out, &len, md_of(alg), NULL)) {
@@ -51,23 +47,19 @@ static void oneshot(hash_alg alg, const void *data, size_t n, uint8_t *out)
     }
 }
 
-void sha256(const void *data, size_t n, uint8_t out[SHA256_LEN])
-{
+void sha256(const void *data, size_t n, uint8_t out[SHA256_LEN]) {
     oneshot(HASH_SHA256, data, n, out);
 }
 
-void sha384(const void *data, size_t n, uint8_t out[SHA384_LEN])
-{
+void sha384(const void *data, size_t n, uint8_t out[SHA384_LEN]) {
     oneshot(HASH_SHA384, data, n, out);
 }
 
-void sha512(const void *data, size_t n, uint8_t out[SHA512_LEN])
-{
+void sha512(const void *data, size_t n, uint8_t out[SHA512_LEN]) {
     oneshot(HASH_SHA512, data, n, out);
 }
 
-hash_ctx *hash_new(hash_alg alg)
-{
+hash_ctx *hash_new(hash_alg alg) {
     hash_ctx *h = malloc(sizeof(*h));
     if (!h) {
         abort();
@@ -79,15 +71,13 @@ hash_ctx *hash_new(hash_alg alg)
     return h;
 }
 
-void hash_update(hash_ctx *h, const void *data, size_t n)
-{
+void hash_update(hash_ctx *h, const void *data, size_t n) {
     if (n && !EVP_DigestUpdate(h->md, data, n)) {
         abort();
     }
 }
 
-void hash_final_free(hash_ctx *h, uint8_t *out)
-{
+void hash_final_free(hash_ctx *h, uint8_t *out) {
     unsigned int len = 0;
     if (!EVP_DigestFinal_ex(h->md, out, &len)) {
         abort();
@@ -95,8 +85,7 @@ void hash_final_free(hash_ctx *h, uint8_t *out)
     hash_free(h);
 }
 
-void hash_free(hash_ctx *h)
-{
+void hash_free(hash_ctx *h) {
     if (!h) {
         return;
     }
@@ -104,8 +93,7 @@ void hash_free(hash_ctx *h)
     free(h);
 }
 
-err_t hmac(hash_alg alg, const void *key, size_t klen, const void *data, size_t n, uint8_t *out)
-{
+err_t hmac(hash_alg alg, const void *key, size_t klen, const void *data, size_t n, uint8_t *out) {
     unsigned int len = 0;
     if (!HMAC(md_of(alg), key, (int)klen, data, n, out, &len)) {
         return err_fail(ERR_CRYPTO, "HMAC failed");
@@ -114,8 +102,7 @@ err_t hmac(hash_alg alg, const void *key, size_t klen, const void *data, size_t 
 }
 
 err_t hkdf(hash_alg alg, const void *salt, size_t slen, const void *ikm, size_t ilen,
-           const void *info, size_t infolen, uint8_t *out, size_t outlen)
-{
+           const void *info, size_t infolen, uint8_t *out, size_t outlen) {
     EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
     EVP_KDF_CTX *ctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
     EVP_KDF_free(kdf);

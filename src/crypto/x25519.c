@@ -5,8 +5,7 @@
 #include "ct.h"
 #include "rand.h"
 
-err_t x25519_generate(x25519_key *k)
-{
+err_t x25519_generate(x25519_key *k) {
     rand_bytes(k->priv, X25519_LEN);
     EVP_PKEY *p = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, k->priv, X25519_LEN);
     size_t len = X25519_LEN;
@@ -15,8 +14,7 @@ err_t x25519_generate(x25519_key *k)
     return ok ? ERR_OK : err_fail(ERR_CRYPTO, "X25519 key generation failed");
 }
 
-err_t x25519_shared(const x25519_key *k, const uint8_t peer[X25519_LEN], uint8_t out[X25519_LEN])
-{
+err_t x25519_shared(const x25519_key *k, const uint8_t peer[X25519_LEN], uint8_t out[X25519_LEN]) {
     EVP_PKEY *mine = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, k->priv, X25519_LEN);
     EVP_PKEY *theirs = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, peer, X25519_LEN);
     EVP_PKEY_CTX *ctx = mine ? EVP_PKEY_CTX_new(mine, NULL) : NULL;
@@ -24,8 +22,9 @@ err_t x25519_shared(const x25519_key *k, const uint8_t peer[X25519_LEN], uint8_t
     err_t e = ERR_OK;
     if (!theirs) {
         e = err_fail(ERR_BAD_KEY, "X25519 peer key rejected");
-    } else if (!ctx || EVP_PKEY_derive_init(ctx) != 1 || EVP_PKEY_derive_set_peer(ctx, theirs) != 1 ||
-               EVP_PKEY_derive(ctx, out, &len) != 1 || len != X25519_LEN) {
+    } else if (!ctx || EVP_PKEY_derive_init(ctx) != 1 ||
+               EVP_PKEY_derive_set_peer(ctx, theirs) != 1 || EVP_PKEY_derive(ctx, out, &len) != 1 ||
+               len != X25519_LEN) {
         e = err_fail(ERR_BAD_KEY, "X25519 derivation failed (small-order peer key?)");
     } else {
         static const uint8_t zero[X25519_LEN];

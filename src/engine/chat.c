@@ -2,13 +2,11 @@
 
 #include <string.h>
 
-const char *chat_format_name(chat_format f)
-{
+const char *chat_format_name(chat_format f) {
     return f == CHAT_LLAMA3 ? "llama3" : "chatml";
 }
 
-static bool contains(gguf_str s, const char *needle)
-{
+static bool contains(gguf_str s, const char *needle) {
     size_t n = strlen(needle);
     for (size_t i = 0; i + n <= s.len; i++) {
         if (memcmp(s.p + i, needle, n) == 0) {
@@ -18,8 +16,7 @@ static bool contains(gguf_str s, const char *needle)
     return false;
 }
 
-err_t chat_detect(const gguf *g, const tok *t, chat_format *out)
-{
+err_t chat_detect(const gguf *g, const tok *t, chat_format *out) {
     gguf_str tmpl;
     if (gguf_get_str(g, "tokenizer.chat_template", &tmpl) != ERR_OK) {
         if (tok_find(t, "<|im_start|>", 12) >= 0) {
@@ -39,8 +36,7 @@ err_t chat_detect(const gguf *g, const tok *t, chat_format *out)
     return err_fail(ERR_MALFORMED, "chat template not recognised (ChatML and Llama 3 supported)");
 }
 
-static err_t check_role(const char *role)
-{
+static err_t check_role(const char *role) {
     static const char *const ROLES[] = {"system", "user", "assistant", "tool"};
     for (size_t i = 0; i < sizeof(ROLES) / sizeof(ROLES[0]); i++) {
         if (strcmp(role, ROLES[i]) == 0) {
@@ -50,8 +46,7 @@ static err_t check_role(const char *role)
     return err_fail(ERR_MALFORMED, "chat role '%.32s' is not allowed", role);
 }
 
-static err_t special(const tok *t, const char *text, tok_vec *out)
-{
+static err_t special(const tok *t, const char *text, tok_vec *out) {
     int32_t id = tok_find(t, text, strlen(text));
     if (id < 0) {
         return err_fail(ERR_MALFORMED, "vocabulary has no %s token", text);
@@ -60,8 +55,7 @@ static err_t special(const tok *t, const char *text, tok_vec *out)
 }
 
 /* Jinja's trim: strips leading and trailing white space */
-static void trimmed(const char *s, size_t *off, size_t *len)
-{
+static void trimmed(const char *s, size_t *off, size_t *len) {
     size_t a = 0;
     size_t b = strlen(s);
     while (a < b && strchr(" \t\n\r\f\v", s[a])) {
@@ -74,16 +68,14 @@ static void trimmed(const char *s, size_t *off, size_t *len)
     *len = b - a;
 }
 
-static err_t text(const tok *t, buf *scratch, tok_vec *out)
-{
+static err_t text(const tok *t, buf *scratch, tok_vec *out) {
     err_t e = tok_encode(t, (const char *)scratch->data, scratch->len, false, out);
     buf_reset(scratch);
     return e;
 }
 
 err_t chat_tokenize(chat_format f, const tok *t, const chat_msg *msgs, size_t n,
-                    bool add_generation_prompt, tok_vec *out)
-{
+                    bool add_generation_prompt, tok_vec *out) {
     buf s;
     buf_init(&s, TOK_MAX_TEXT);
     err_t e = ERR_OK;
@@ -139,14 +131,12 @@ err_t chat_tokenize(chat_format f, const tok *t, const chat_msg *msgs, size_t n,
     return e;
 }
 
-static err_t put(buf *b, const char *s)
-{
+static err_t put(buf *b, const char *s) {
     return buf_append(b, s, strlen(s));
 }
 
 err_t chat_render(chat_format f, const chat_msg *msgs, size_t n, bool add_generation_prompt,
-                  buf *out)
-{
+                  buf *out) {
     if (f == CHAT_LLAMA3) {
         TRY(put(out, "<|begin_of_text|>"));
     }

@@ -20,8 +20,7 @@ struct engine_session {
     atomic_bool cancel;
 };
 
-err_t engine_open(const char *path, engine **out)
-{
+err_t engine_open(const char *path, engine **out) {
     *out = NULL;
     engine *e = calloc(1, sizeof(*e));
     if (!e) {
@@ -51,8 +50,7 @@ err_t engine_open(const char *path, engine **out)
     return ERR_OK;
 }
 
-void engine_free(engine *e)
-{
+void engine_free(engine *e) {
     if (!e) {
         return;
     }
@@ -61,25 +59,20 @@ void engine_free(engine *e)
     free(e);
 }
 
-const model *engine_model(const engine *e)
-{
+const model *engine_model(const engine *e) {
     return e->m;
 }
-const tok *engine_tok(const engine *e)
-{
+const tok *engine_tok(const engine *e) {
     return e->t;
 }
-chat_format engine_chat_format(const engine *e)
-{
+chat_format engine_chat_format(const engine *e) {
     return e->chat;
 }
-const char *engine_name(const engine *e)
-{
+const char *engine_name(const engine *e) {
     return e->name;
 }
 
-const char *engine_finish_name(engine_finish f)
-{
+const char *engine_finish_name(engine_finish f) {
     switch (f) {
     case ENGINE_FINISH_STOP:
         return "stop";
@@ -90,8 +83,7 @@ const char *engine_finish_name(engine_finish f)
     }
 }
 
-err_t engine_session_new(engine *e, const engine_session_opts *o, engine_session **out)
-{
+err_t engine_session_new(engine *e, const engine_session_opts *o, engine_session **out) {
     *out = NULL;
     engine_session *s = calloc(1, sizeof(*s));
     if (!s) {
@@ -119,8 +111,7 @@ err_t engine_session_new(engine *e, const engine_session_opts *o, engine_session
     return ERR_OK;
 }
 
-void engine_session_free(engine_session *s)
-{
+void engine_session_free(engine_session *s) {
     if (!s) {
         return;
     }
@@ -130,13 +121,11 @@ void engine_session_free(engine_session *s)
     free(s);
 }
 
-void engine_cancel(engine_session *s)
-{
+void engine_cancel(engine_session *s) {
     atomic_store(&s->cancel, true);
 }
 
-err_t engine_prompt_tokens(const engine *e, const engine_request *r, tok_vec *out)
-{
+err_t engine_prompt_tokens(const engine *e, const engine_request *r, tok_vec *out) {
     if (r->messages) {
         chat_format f;
         TRY(chat_detect(model_gguf(e->m), e->t, &f));
@@ -148,8 +137,7 @@ err_t engine_prompt_tokens(const engine *e, const engine_request *r, tok_vec *ou
     return tok_encode(e->t, r->prompt ? r->prompt : "", r->prompt ? r->prompt_len : 0, false, out);
 }
 
-static double now_s(void)
-{
+static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
@@ -165,8 +153,7 @@ typedef struct {
     bool cancelled;
 } streamer;
 
-static size_t utf8_incomplete_tail(const char *s, size_t n)
-{
+static size_t utf8_incomplete_tail(const char *s, size_t n) {
     /* length of a trailing sequence that has started but not finished */
     for (size_t k = 1; k <= 3 && k <= n; k++) {
         uint8_t c = (uint8_t)s[n - k];
@@ -179,8 +166,7 @@ static size_t utf8_incomplete_tail(const char *s, size_t n)
     return 0;
 }
 
-static void emit(streamer *st, size_t len)
-{
+static void emit(streamer *st, size_t len) {
     if (len == 0) {
         return;
     }
@@ -191,8 +177,7 @@ static void emit(streamer *st, size_t len)
     st->n -= len;
 }
 
-static void stream_push(streamer *st, const char *p, size_t len, bool final)
-{
+static void stream_push(streamer *st, const char *p, size_t len, bool final) {
     while (len > 0 || final) {
         size_t room = sizeof(st->pend) - st->n;
         size_t take = len < room ? len : room;
@@ -241,8 +226,7 @@ static void stream_push(streamer *st, const char *p, size_t len, bool final)
     }
 }
 
-err_t engine_generate(engine_session *s, const engine_request *r, engine_usage *u)
-{
+err_t engine_generate(engine_session *s, const engine_request *r, engine_usage *u) {
     memset(u, 0, sizeof(*u));
     atomic_store(&s->cancel, false);
     if (r->n_stop > ENGINE_MAX_STOP) {

@@ -44,8 +44,7 @@ static const struct {
     {GGML_T_F64, "F64", 1, 8},       {GGML_T_BF16, "BF16", 1, 2},
 };
 
-bool ggml_type_info(uint32_t type, const char **name, uint32_t *block, uint32_t *block_bytes)
-{
+bool ggml_type_info(uint32_t type, const char **name, uint32_t *block, uint32_t *block_bytes) {
     for (size_t i = 0; i < sizeof(TYPES) / sizeof(TYPES[0]); i++) {
         if (TYPES[i].type == type) {
             if (name) {
@@ -63,8 +62,7 @@ bool ggml_type_info(uint32_t type, const char **name, uint32_t *block, uint32_t 
     return false;
 }
 
-uint64_t ggml_row_bytes(uint32_t type, uint64_t n)
-{
+uint64_t ggml_row_bytes(uint32_t type, uint64_t n) {
     uint32_t blk = 1;
     uint32_t bytes = 0;
     if (!ggml_type_info(type, NULL, &blk, &bytes)) {
@@ -74,8 +72,7 @@ uint64_t ggml_row_bytes(uint32_t type, uint64_t n)
 }
 
 /* Size in bytes of a fixed-size metadata scalar; 0 for strings and arrays or unknown types. */
-static size_t scalar_size(uint32_t t)
-{
+static size_t scalar_size(uint32_t t) {
     switch (t) {
     case GGUF_T_U8:
     case GGUF_T_I8:
@@ -97,8 +94,7 @@ static size_t scalar_size(uint32_t t)
     }
 }
 
-static err_t read_str(cur *c, uint64_t max, const char *what, gguf_str *out)
-{
+static err_t read_str(cur *c, uint64_t max, const char *what, gguf_str *out) {
     size_t start = c->pos;
     uint64_t n;
     TRY(cur_u64le(c, &n));
@@ -119,19 +115,16 @@ static err_t read_str(cur *c, uint64_t max, const char *what, gguf_str *out)
     return ERR_OK;
 }
 
-err_t gguf_next_str(cur *c, gguf_str *out)
-{
+err_t gguf_next_str(cur *c, gguf_str *out) {
     return read_str(c, GGUF_MAX_STRING_LEN, "string", out);
 }
 
-bool gguf_str_eq(gguf_str s, const char *z)
-{
+bool gguf_str_eq(gguf_str s, const char *z) {
     size_t n = strlen(z);
     return s.len == n && memcmp(s.p, z, n) == 0;
 }
 
-static err_t read_scalar(cur *c, uint32_t t, gguf_kv *kv)
-{
+static err_t read_scalar(cur *c, uint32_t t, gguf_kv *kv) {
     switch (t) {
     case GGUF_T_U8: {
         uint8_t v;
@@ -201,8 +194,7 @@ static err_t read_scalar(cur *c, uint32_t t, gguf_kv *kv)
     }
 }
 
-static err_t read_value(cur *c, gguf_kv *kv)
-{
+static err_t read_value(cur *c, gguf_kv *kv) {
     size_t at = c->pos;
     if (kv->type == GGUF_T_STRING) {
         return read_str(c, GGUF_MAX_STRING_LEN, "string value", &kv->str);
@@ -255,8 +247,7 @@ static err_t read_value(cur *c, gguf_kv *kv)
     return ERR_OK;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
+static int cmp_str(const void *a, const void *b) {
     const gguf_str *x = *(const gguf_str *const *)a;
     const gguf_str *y = *(const gguf_str *const *)b;
     if (x->len != y->len) {
@@ -267,8 +258,7 @@ static int cmp_str(const void *a, const void *b)
 
 /* Rejects duplicate keys or tensor names: a second definition would shadow the first one
  * differently in different readers. `strs` points at the gguf_str field of each element. */
-static err_t check_unique(const uint8_t *elems, size_t n, size_t stride, const char *what)
-{
+static err_t check_unique(const uint8_t *elems, size_t n, size_t stride, const char *what) {
     if (n < 2) {
         return ERR_OK;
     }
@@ -291,8 +281,7 @@ static err_t check_unique(const uint8_t *elems, size_t n, size_t stride, const c
     return e;
 }
 
-static err_t parse_tensor(cur *c, gguf_tensor *t)
-{
+static err_t parse_tensor(cur *c, gguf_tensor *t) {
     size_t at = c->pos;
     TRY(read_str(c, GGUF_MAX_NAME_LEN, "tensor name", &t->name));
     if (t->name.len == 0) {
@@ -335,8 +324,7 @@ static err_t parse_tensor(cur *c, gguf_tensor *t)
     return ERR_OK;
 }
 
-static err_t parse(gguf *g)
-{
+static err_t parse(gguf *g) {
     cur c;
     cur_init(&c, g->base, g->len);
     uint32_t magic;
@@ -451,8 +439,7 @@ static err_t parse(gguf *g)
     return ERR_OK;
 }
 
-void gguf_free(gguf *g)
-{
+void gguf_free(gguf *g) {
     if (!g) {
         return;
     }
@@ -464,8 +451,7 @@ void gguf_free(gguf *g)
     free(g);
 }
 
-err_t gguf_parse(const void *data, size_t len, gguf **out)
-{
+err_t gguf_parse(const void *data, size_t len, gguf **out) {
     *out = NULL;
     gguf *g = calloc(1, sizeof(*g));
     if (!g) {
@@ -482,8 +468,7 @@ err_t gguf_parse(const void *data, size_t len, gguf **out)
     return ERR_OK;
 }
 
-err_t gguf_open(const char *path, gguf **out)
-{
+err_t gguf_open(const char *path, gguf **out) {
     *out = NULL;
     err_t e = ERR_OK;
     void *map = NULL;
@@ -528,37 +513,29 @@ out:
     return e;
 }
 
-uint32_t gguf_version(const gguf *g)
-{
+uint32_t gguf_version(const gguf *g) {
     return g->version;
 }
-uint32_t gguf_alignment(const gguf *g)
-{
+uint32_t gguf_alignment(const gguf *g) {
     return g->alignment;
 }
-size_t gguf_kv_count(const gguf *g)
-{
+size_t gguf_kv_count(const gguf *g) {
     return g->n_kv;
 }
-const gguf_kv *gguf_kv_at(const gguf *g, size_t i)
-{
+const gguf_kv *gguf_kv_at(const gguf *g, size_t i) {
     return i < g->n_kv ? &g->kv[i] : NULL;
 }
-size_t gguf_tensor_count(const gguf *g)
-{
+size_t gguf_tensor_count(const gguf *g) {
     return g->n_t;
 }
-const gguf_tensor *gguf_tensor_at(const gguf *g, size_t i)
-{
+const gguf_tensor *gguf_tensor_at(const gguf *g, size_t i) {
     return i < g->n_t ? &g->t[i] : NULL;
 }
-size_t gguf_data_offset(const gguf *g)
-{
+size_t gguf_data_offset(const gguf *g) {
     return g->data_off;
 }
 
-const gguf_kv *gguf_find(const gguf *g, const char *key)
-{
+const gguf_kv *gguf_find(const gguf *g, const char *key) {
     for (size_t i = 0; i < g->n_kv; i++) {
         if (gguf_str_eq(g->kv[i].key, key)) {
             return &g->kv[i];
@@ -567,8 +544,7 @@ const gguf_kv *gguf_find(const gguf *g, const char *key)
     return NULL;
 }
 
-const gguf_tensor *gguf_find_tensor(const gguf *g, const char *name)
-{
+const gguf_tensor *gguf_find_tensor(const gguf *g, const char *name) {
     for (size_t i = 0; i < g->n_t; i++) {
         if (gguf_str_eq(g->t[i].name, name)) {
             return &g->t[i];
@@ -577,8 +553,7 @@ const gguf_tensor *gguf_find_tensor(const gguf *g, const char *name)
     return NULL;
 }
 
-static err_t find(const gguf *g, const char *key, const gguf_kv **out)
-{
+static err_t find(const gguf *g, const char *key, const gguf_kv **out) {
     *out = gguf_find(g, key);
     if (!*out) {
         return err_fail(ERR_NOT_FOUND, "metadata key '%s' is missing", key);
@@ -586,8 +561,7 @@ static err_t find(const gguf *g, const char *key, const gguf_kv **out)
     return ERR_OK;
 }
 
-err_t gguf_get_u32(const gguf *g, const char *key, uint32_t *out)
-{
+err_t gguf_get_u32(const gguf *g, const char *key, uint32_t *out) {
     const gguf_kv *kv;
     TRY(find(g, key, &kv));
     switch (kv->type) {
@@ -615,8 +589,7 @@ err_t gguf_get_u32(const gguf *g, const char *key, uint32_t *out)
     return err_fail(ERR_MALFORMED, "metadata key '%s' is not an unsigned 32-bit integer", key);
 }
 
-err_t gguf_get_f32(const gguf *g, const char *key, float *out)
-{
+err_t gguf_get_f32(const gguf *g, const char *key, float *out) {
     const gguf_kv *kv;
     TRY(find(g, key, &kv));
     if (kv->type != GGUF_T_F32 && kv->type != GGUF_T_F64) {
@@ -626,8 +599,7 @@ err_t gguf_get_f32(const gguf *g, const char *key, float *out)
     return ERR_OK;
 }
 
-err_t gguf_get_bool(const gguf *g, const char *key, bool *out)
-{
+err_t gguf_get_bool(const gguf *g, const char *key, bool *out) {
     const gguf_kv *kv;
     TRY(find(g, key, &kv));
     if (kv->type != GGUF_T_BOOL) {
@@ -637,8 +609,7 @@ err_t gguf_get_bool(const gguf *g, const char *key, bool *out)
     return ERR_OK;
 }
 
-err_t gguf_get_str(const gguf *g, const char *key, gguf_str *out)
-{
+err_t gguf_get_str(const gguf *g, const char *key, gguf_str *out) {
     const gguf_kv *kv;
     TRY(find(g, key, &kv));
     if (kv->type != GGUF_T_STRING) {
@@ -648,8 +619,7 @@ err_t gguf_get_str(const gguf *g, const char *key, gguf_str *out)
     return ERR_OK;
 }
 
-err_t gguf_get_arr(const gguf *g, const char *key, uint32_t arr_type, const gguf_kv **out)
-{
+err_t gguf_get_arr(const gguf *g, const char *key, uint32_t arr_type, const gguf_kv **out) {
     const gguf_kv *kv;
     TRY(find(g, key, &kv));
     if (kv->type != GGUF_T_ARRAY || kv->arr_type != arr_type) {
@@ -660,22 +630,19 @@ err_t gguf_get_arr(const gguf *g, const char *key, uint32_t arr_type, const gguf
     return ERR_OK;
 }
 
-err_t gguf_write_str(buf *b, const char *s, size_t len)
-{
+err_t gguf_write_str(buf *b, const char *s, size_t len) {
     TRY(buf_u64le(b, len));
     return buf_append(b, s, len);
 }
 
-err_t gguf_write_kv_u32(buf *b, const char *key, uint32_t v)
-{
+err_t gguf_write_kv_u32(buf *b, const char *key, uint32_t v) {
     TRY(gguf_write_str(b, key, strlen(key)));
     TRY(buf_u32le(b, GGUF_T_U32));
     return buf_u32le(b, v);
 }
 
 err_t gguf_write_header(buf *b, uint64_t n_kv, const buf *kvs, const gguf_wtensor *ts,
-                        size_t n_tensors, uint32_t alignment, uint64_t *tensor_offsets)
-{
+                        size_t n_tensors, uint32_t alignment, uint64_t *tensor_offsets) {
     if (alignment == 0 || (alignment & (alignment - 1)) != 0) {
         return err_fail(ERR_INTERNAL, "alignment %u", alignment);
     }

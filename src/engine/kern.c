@@ -7,16 +7,14 @@
 #include "gguf.h"
 #include "quant.h"
 
-bool kern_type_supported(uint32_t type)
-{
+bool kern_type_supported(uint32_t type) {
     return type == GGML_T_F32 || type == GGML_T_F16 || type == GGML_T_BF16 || type == GGML_T_Q8_0 ||
            type == GGML_T_Q4_0;
 }
 
 /* Eight independent partial sums (element i goes to sum i % 8) keep the dependency chain
  * short and let the compiler vectorise without reassociating. */
-static float p_dot_f32(const float *a, const float *b, size_t n)
-{
+static float p_dot_f32(const float *a, const float *b, size_t n) {
     float s[8] = {0};
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
@@ -30,8 +28,7 @@ static float p_dot_f32(const float *a, const float *b, size_t n)
     return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
 }
 
-static float p_dot(uint32_t type, const void *w, const float *x, size_t n)
-{
+static float p_dot(uint32_t type, const void *w, const float *x, size_t n) {
     if (type == GGML_T_F32) {
         return p_dot_f32(w, x, n);
     }
@@ -66,8 +63,7 @@ static float p_dot(uint32_t type, const void *w, const float *x, size_t n)
 }
 
 static void p_gemm(const float *w, size_t n_rows, const float *x, size_t xs, size_t n_tok, size_t n,
-                   float *y, size_t ys)
-{
+                   float *y, size_t ys) {
     for (size_t t = 0; t < n_tok; t++) {
         for (size_t r = 0; r < n_rows; r++) {
             y[t * ys + r] = p_dot_f32(w + r * n, x + t * xs, n);
@@ -75,8 +71,7 @@ static void p_gemm(const float *w, size_t n_rows, const float *x, size_t xs, siz
     }
 }
 
-static float p_dot_q8(uint32_t type, const void *w, const int8_t *xq, const float *xd, size_t n)
-{
+static float p_dot_q8(uint32_t type, const void *w, const int8_t *xq, const float *xd, size_t n) {
     const uint8_t *p = w;
     float s = 0.0f;
     for (size_t b = 0; b < n / QK; b++) {
@@ -101,8 +96,7 @@ static float p_dot_q8(uint32_t type, const void *w, const int8_t *xq, const floa
     return s;
 }
 
-static void p_axpy(float a, const float *x, float *y, size_t n)
-{
+static void p_axpy(float a, const float *x, float *y, size_t n) {
     for (size_t i = 0; i < n; i++) {
         y[i] += a * x[i];
     }
@@ -118,15 +112,13 @@ static const kern_ops PORTABLE = {
     .axpy = p_axpy,
 };
 
-const kern_ops *kern_portable(void)
-{
+const kern_ops *kern_portable(void) {
     return &PORTABLE;
 }
 
 const kern_ops *kern_avx2_table(void);
 
-const kern_ops *kern_avx2(void)
-{
+const kern_ops *kern_avx2(void) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
     unsigned a = 0;
@@ -143,8 +135,7 @@ const kern_ops *kern_avx2(void)
     return NULL;
 }
 
-const kern_ops *kern_best(void)
-{
+const kern_ops *kern_best(void) {
     const kern_ops *k = kern_avx2();
     return k ? k : &PORTABLE;
 }

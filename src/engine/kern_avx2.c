@@ -17,8 +17,7 @@
 
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
 
-AVX2 static inline float hsum(__m256 a0, __m256 a1, __m256 a2, __m256 a3)
-{
+AVX2 static inline float hsum(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
     __m256 s = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
     __m128 lo = _mm256_castps256_ps128(s);
     __m128 hi = _mm256_extractf128_ps(s, 1);
@@ -30,8 +29,7 @@ AVX2 static inline float hsum(__m256 a0, __m256 a1, __m256 a2, __m256 a3)
     return _mm_cvtss_f32(q);
 }
 
-AVX2 static float a_dot_f32(const float *a, const float *b, size_t n)
-{
+AVX2 static float a_dot_f32(const float *a, const float *b, size_t n) {
     __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
     size_t i = 0;
     for (; i + 32 <= n; i += 32) {
@@ -47,8 +45,7 @@ AVX2 static float a_dot_f32(const float *a, const float *b, size_t n)
     return hsum(s0, s1, s2, s3) + tail;
 }
 
-AVX2 static inline float hsum1(__m256 s)
-{
+AVX2 static inline float hsum1(__m256 s) {
     __m128 q = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
     q = _mm_add_ps(q, _mm_movehl_ps(q, q));
     q = _mm_add_ss(q, _mm_shuffle_ps(q, q, 0x55));
@@ -57,8 +54,7 @@ AVX2 static inline float hsum1(__m256 s)
 
 /* gemm order for every (row, token): one 8-lane accumulator over the row in steps of 8, the
  * lanes reduced by hsum1, then the last n % 8 products added one by one. */
-AVX2 static float gemm_one(const float *w, const float *x, size_t n)
-{
+AVX2 static float gemm_one(const float *w, const float *x, size_t n) {
     __m256 a = _mm256_setzero_ps();
     size_t n8 = n / 8 * 8;
     for (size_t i = 0; i < n8; i += 8) {
@@ -72,8 +68,8 @@ AVX2 static float gemm_one(const float *w, const float *x, size_t n)
 }
 
 /* 4 rows x 3 tokens: 12 accumulators, 3 activation registers and one weight register. */
-AVX2 static void gemm_4x3(const float *w, const float *x, size_t xs, size_t n, float *y, size_t ys)
-{
+AVX2 static void gemm_4x3(const float *w, const float *x, size_t xs, size_t n, float *y,
+                          size_t ys) {
     const float *w0 = w, *w1 = w + n, *w2 = w + 2 * n, *w3 = w + 3 * n;
     const float *x0 = x, *x1 = x + xs, *x2 = x + 2 * xs;
     __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00;
@@ -115,8 +111,7 @@ AVX2 static void gemm_4x3(const float *w, const float *x, size_t xs, size_t n, f
 }
 
 AVX2 static void a_gemm(const float *w, size_t n_rows, const float *x, size_t xs, size_t n_tok,
-                        size_t n, float *y, size_t ys)
-{
+                        size_t n, float *y, size_t ys) {
     size_t r = 0;
     for (; r + 4 <= n_rows; r += 4) {
         size_t t = 0;
@@ -136,34 +131,29 @@ AVX2 static void a_gemm(const float *w, size_t n_rows, const float *x, size_t xs
     }
 }
 
-AVX2 static inline __m256 load_f16(const uint8_t *p)
-{
+AVX2 static inline __m256 load_f16(const uint8_t *p) {
     return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)p));
 }
 
-AVX2 static inline __m256 load_bf16(const uint8_t *p)
-{
+AVX2 static inline __m256 load_bf16(const uint8_t *p) {
     __m128i h = _mm_loadu_si128((const __m128i *)(const void *)p);
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
 }
 
-AVX2 static inline float scale_of(const uint8_t *blk)
-{
+AVX2 static inline float scale_of(const uint8_t *blk) {
     uint16_t h;
     memcpy(&h, blk, 2);
     return _cvtsh_ss(h);
 }
 
 /* 8 int8 -> 8 f32 times d */
-AVX2 static inline __m256 q8x8(const uint8_t *q, __m256 d)
-{
+AVX2 static inline __m256 q8x8(const uint8_t *q, __m256 d) {
     __m128i v = _mm_loadl_epi64((const __m128i *)(const void *)q);
     return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v)), d);
 }
 
 /* Q4_0 block: 32 values as four vectors of 8 (elements 0-7, 8-15, 16-23, 24-31). */
-AVX2 static inline void q4x32(const uint8_t *blk, __m256 out[4])
-{
+AVX2 static inline void q4x32(const uint8_t *blk, __m256 out[4]) {
     __m256 d = _mm256_set1_ps(scale_of(blk));
     __m128i raw = _mm_loadu_si128((const __m128i *)(const void *)(blk + 2));
     __m128i lo = _mm_and_si128(raw, _mm_set1_epi8(0x0f));
@@ -177,8 +167,7 @@ AVX2 static inline void q4x32(const uint8_t *blk, __m256 out[4])
     out[3] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8))), d);
 }
 
-AVX2 static float a_dot(uint32_t type, const void *w, const float *x, size_t n)
-{
+AVX2 static float a_dot(uint32_t type, const void *w, const float *x, size_t n) {
     const uint8_t *p = w;
     __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
     size_t i = 0;
@@ -241,16 +230,14 @@ AVX2 static float a_dot(uint32_t type, const void *w, const float *x, size_t n)
 }
 
 /* sum over 32 int8 pairs as 8 int32 lanes: |w| (unsigned) times x with w's sign */
-AVX2 static inline __m256 i8dot(__m256i w, __m256i x)
-{
+AVX2 static inline __m256 i8dot(__m256i w, __m256i x) {
     __m256i aw = _mm256_sign_epi8(w, w);
     __m256i sx = _mm256_sign_epi8(x, w);
     __m256i p16 = _mm256_maddubs_epi16(aw, sx);
     return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
 }
 
-AVX2 static inline __m256i q4_block(const uint8_t *blk)
-{
+AVX2 static inline __m256i q4_block(const uint8_t *blk) {
     __m128i raw = _mm_loadu_si128((const __m128i *)(const void *)(blk + 2));
     __m128i lo = _mm_and_si128(raw, _mm_set1_epi8(0x0f));
     __m128i hi = _mm_and_si128(_mm_srli_epi16(raw, 4), _mm_set1_epi8(0x0f));
@@ -292,14 +279,12 @@ AVX2 static inline __m256i q4_block(const uint8_t *blk)
         }                                                                                          \
     }
 
-AVX2 static inline __m256i q8_load(const uint8_t *blk)
-{
+AVX2 static inline __m256i q8_load(const uint8_t *blk) {
     return _mm256_loadu_si256((const __m256i *)(const void *)(blk + 2));
 }
 
 AVX2 static float a_dot_q8(uint32_t type, const void *w, const int8_t *xq, const float *xd,
-                           size_t n)
-{
+                           size_t n) {
     const uint8_t *p = w;
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     size_t nb = n / QK;
@@ -313,8 +298,7 @@ AVX2 static float a_dot_q8(uint32_t type, const void *w, const int8_t *xq, const
 }
 #undef DOT_Q8_LOOP
 
-AVX2 static void a_dequant(uint32_t type, const void *w, float *out, size_t n)
-{
+AVX2 static void a_dequant(uint32_t type, const void *w, float *out, size_t n) {
     const uint8_t *p = w;
     size_t i = 0;
     switch (type) {
@@ -349,8 +333,7 @@ AVX2 static void a_dequant(uint32_t type, const void *w, float *out, size_t n)
     }
 }
 
-AVX2 static void a_axpy(float a, const float *x, float *y, size_t n)
-{
+AVX2 static void a_axpy(float a, const float *x, float *y, size_t n) {
     __m256 va = _mm256_set1_ps(a);
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
@@ -373,8 +356,7 @@ static const kern_ops AVX2_OPS = {
 };
 
 const kern_ops *kern_avx2_table(void);
-const kern_ops *kern_avx2_table(void)
-{
+const kern_ops *kern_avx2_table(void) {
     return &AVX2_OPS;
 }
 

@@ -52,14 +52,12 @@ struct model_ctx {
     float *scores;
 };
 
-static err_t tensor_fail(const char *name, const char *why)
-{
+static err_t tensor_fail(const char *name, const char *why) {
     return err_fail(ERR_MALFORMED, "tensor '%s': %s", name, why);
 }
 
 static err_t get_mat(const gguf *g, const char *name, uint64_t cols, uint64_t rows, bool optional,
-                     wmat *out)
-{
+                     wmat *out) {
     memset(out, 0, sizeof(*out));
     const gguf_tensor *t = gguf_find_tensor(g, name);
     if (!t) {
@@ -89,8 +87,7 @@ static err_t get_mat(const gguf *g, const char *name, uint64_t cols, uint64_t ro
     return ERR_OK;
 }
 
-static err_t get_vec(const gguf *g, const char *name, uint64_t n, bool optional, float **out)
-{
+static err_t get_vec(const gguf *g, const char *name, uint64_t n, bool optional, float **out) {
     *out = NULL;
     const gguf_tensor *t = gguf_find_tensor(g, name);
     if (!t) {
@@ -115,8 +112,7 @@ static err_t get_vec(const gguf *g, const char *name, uint64_t n, bool optional,
 }
 
 static err_t get_hp_u32(const gguf *g, const char *arch, const char *key, uint32_t lo, uint32_t hi,
-                        bool optional, uint32_t dflt, uint32_t *out)
-{
+                        bool optional, uint32_t dflt, uint32_t *out) {
     char k[128];
     snprintf(k, sizeof(k), "%s.%s", arch, key);
     if (optional && !gguf_find(g, k)) {
@@ -130,8 +126,7 @@ static err_t get_hp_u32(const gguf *g, const char *arch, const char *key, uint32
     return ERR_OK;
 }
 
-static err_t load_hparams(const gguf *g, model_hparams *hp)
-{
+static err_t load_hparams(const gguf *g, model_hparams *hp) {
     gguf_str a;
     TRY(gguf_get_str(g, "general.architecture", &a));
     const char *arch;
@@ -205,8 +200,7 @@ static err_t load_hparams(const gguf *g, model_hparams *hp)
     return ERR_OK;
 }
 
-void model_free(model *m)
-{
+void model_free(model *m) {
     if (!m) {
         return;
     }
@@ -228,8 +222,7 @@ void model_free(model *m)
     free(m);
 }
 
-err_t model_from_gguf(gguf *g, model **out)
-{
+err_t model_from_gguf(gguf *g, model **out) {
     *out = NULL;
     err_t e;
     model *m = calloc(1, sizeof(*m));
@@ -307,8 +300,7 @@ out:
     return e;
 }
 
-err_t model_load(const char *path, model **out)
-{
+err_t model_load(const char *path, model **out) {
     gguf *g;
     TRY(gguf_open(path, &g));
     err_t e = model_from_gguf(g, out);
@@ -318,20 +310,17 @@ err_t model_load(const char *path, model **out)
     return e;
 }
 
-const model_hparams *model_params(const model *m)
-{
+const model_hparams *model_params(const model *m) {
     return &m->hp;
 }
 
-const gguf *model_gguf(const model *m)
-{
+const gguf *model_gguf(const model *m) {
     return m->g;
 }
 
 /* ---- context ---- */
 
-void model_ctx_free(model_ctx *c)
-{
+void model_ctx_free(model_ctx *c) {
     if (!c) {
         return;
     }
@@ -355,13 +344,11 @@ void model_ctx_free(model_ctx *c)
     free(c);
 }
 
-static float *falloc(size_t n)
-{
+static float *falloc(size_t n) {
     return malloc((n ? n : 1) * sizeof(float));
 }
 
-err_t model_ctx_new(const model *m, const model_ctx_opts *o, model_ctx **out)
-{
+err_t model_ctx_new(const model *m, const model_ctx_opts *o, model_ctx **out) {
     *out = NULL;
     const model_hparams *hp = &m->hp;
     uint32_t n_ctx = o && o->n_ctx ? o->n_ctx : hp->n_ctx_train;
@@ -434,18 +421,15 @@ out:
     return e;
 }
 
-uint32_t model_ctx_n_ctx(const model_ctx *c)
-{
+uint32_t model_ctx_n_ctx(const model_ctx *c) {
     return c->n_ctx;
 }
 
-uint32_t model_ctx_n_past(const model_ctx *c)
-{
+uint32_t model_ctx_n_past(const model_ctx *c) {
     return c->n_past;
 }
 
-void model_ctx_truncate(model_ctx *c, uint32_t n_past)
-{
+void model_ctx_truncate(model_ctx *c, uint32_t n_past) {
     if (n_past < c->n_past) {
         c->n_past = n_past;
     }
@@ -473,8 +457,7 @@ typedef struct {
     size_t tasks[3]; /* tasks per output */
 } mm_job;
 
-static void mm_task(void *arg, size_t task, unsigned worker)
-{
+static void mm_task(void *arg, size_t task, unsigned worker) {
     mm_job *j = arg;
     size_t o = 0;
     while (task >= j->tasks[o]) {
@@ -514,8 +497,7 @@ static void mm_task(void *arg, size_t task, unsigned worker)
 
 /* y_i[n][rows_i] = x[n][cols] . W_i^T for up to three matrices sharing the input. */
 static void matmul(model_ctx *c, const float *x, size_t n, const wmat *w0, float *y0,
-                   const wmat *w1, float *y1, const wmat *w2, float *y2)
-{
+                   const wmat *w1, float *y1, const wmat *w2, float *y2) {
     mm_job j = {.c = c, .x = x, .n = n};
     const wmat *ws[3] = {w0, w1, w2};
     float *ys[3] = {y0, y1, y2};
@@ -536,8 +518,7 @@ static void matmul(model_ctx *c, const float *x, size_t n, const wmat *w0, float
     pool_run(c->pool, total, mm_task, &j);
 }
 
-static void rmsnorm(float *out, const float *x, const float *w, size_t n, float eps)
-{
+static void rmsnorm(float *out, const float *x, const float *w, size_t n, float eps) {
     double ss = 0.0;
     for (size_t i = 0; i < n; i++) {
         ss += (double)x[i] * x[i];
@@ -548,8 +529,7 @@ static void rmsnorm(float *out, const float *x, const float *w, size_t n, float 
     }
 }
 
-static void rope(const model_ctx *c, float *v, uint32_t pos)
-{
+static void rope(const model_ctx *c, float *v, uint32_t pos) {
     const model_hparams *hp = &c->m->hp;
     uint32_t half = hp->rope_dim / 2;
     const float *cs = c->rope_cos + (size_t)pos * half;
@@ -571,8 +551,7 @@ typedef struct {
     size_t n;
 } att_job;
 
-static void att_task(void *arg, size_t task, unsigned worker)
-{
+static void att_task(void *arg, size_t task, unsigned worker) {
     att_job *j = arg;
     model_ctx *c = j->c;
     const model_hparams *hp = &c->m->hp;
@@ -609,13 +588,11 @@ static void att_task(void *arg, size_t task, unsigned worker)
     }
 }
 
-static float silu(float x)
-{
+static float silu(float x) {
     return x / (1.0f + expf(-x));
 }
 
-static void forward_chunk(model_ctx *c, const int32_t *tokens, size_t n, float *logits)
-{
+static void forward_chunk(model_ctx *c, const int32_t *tokens, size_t n, float *logits) {
     const model *m = c->m;
     const model_hparams *hp = &m->hp;
     size_t d = hp->n_embd;
@@ -696,8 +673,7 @@ static void forward_chunk(model_ctx *c, const int32_t *tokens, size_t n, float *
     }
 }
 
-err_t model_eval(model_ctx *c, const int32_t *tokens, size_t n, float *logits)
-{
+err_t model_eval(model_ctx *c, const int32_t *tokens, size_t n, float *logits) {
     const model_hparams *hp = &c->m->hp;
     if (n == 0) {
         return err_fail(ERR_MALFORMED, "no tokens to evaluate");

@@ -34,8 +34,7 @@ typedef struct {
     unsigned id;
 } worker_arg;
 
-static void work(pool *p, unsigned id)
-{
+static void work(pool *p, unsigned id) {
     for (;;) {
         size_t i = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
         if (i >= p->n_tasks) {
@@ -45,8 +44,7 @@ static void work(pool *p, unsigned id)
     }
 }
 
-static void *worker_main(void *arg)
-{
+static void *worker_main(void *arg) {
     worker_arg *wa = arg;
     pool *p = wa->p;
     unsigned id = wa->id;
@@ -80,8 +78,7 @@ static void *worker_main(void *arg)
     }
 }
 
-err_t pool_new(unsigned n_threads, pool **out)
-{
+err_t pool_new(unsigned n_threads, pool **out) {
     *out = NULL;
     if (n_threads == 0 || n_threads > POOL_MAX_THREADS) {
         return err_fail(ERR_CONFIG, "thread count %u (1 to %u)", n_threads, POOL_MAX_THREADS);
@@ -112,8 +109,7 @@ err_t pool_new(unsigned n_threads, pool **out)
     return ERR_OK;
 }
 
-void pool_free(pool *p)
-{
+void pool_free(pool *p) {
     if (!p) {
         return;
     }
@@ -129,13 +125,11 @@ void pool_free(pool *p)
     free(p);
 }
 
-unsigned pool_threads(const pool *p)
-{
+unsigned pool_threads(const pool *p) {
     return p->n;
 }
 
-void pool_run(pool *p, size_t n_tasks, pool_fn fn, void *ctx)
-{
+void pool_run(pool *p, size_t n_tasks, pool_fn fn, void *ctx) {
     if (n_tasks == 0) {
         return;
     }

@@ -6,8 +6,7 @@
 
 #include "gguf.h"
 
-float fp16_to_f32(uint16_t h)
-{
+float fp16_to_f32(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
     uint32_t exp = (h >> 10) & 0x1f;
     uint32_t man = h & 0x3ffu;
@@ -31,8 +30,7 @@ float fp16_to_f32(uint16_t h)
     return f;
 }
 
-uint16_t f32_to_fp16(float f)
-{
+uint16_t f32_to_fp16(float f) {
     uint32_t x;
     memcpy(&x, &f, 4);
     uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
@@ -60,16 +58,14 @@ uint16_t f32_to_fp16(float f)
     return (uint16_t)(sign | h);
 }
 
-float bf16_to_f32(uint16_t h)
-{
+float bf16_to_f32(uint16_t h) {
     uint32_t bits = (uint32_t)h << 16;
     float f;
     memcpy(&f, &bits, 4);
     return f;
 }
 
-void quant_q8_0_row(const float *x, uint8_t *out, size_t n)
-{
+void quant_q8_0_row(const float *x, uint8_t *out, size_t n) {
     for (size_t b = 0; b < n / QK; b++) {
         const float *v = x + b * QK;
         uint8_t *o = out + b * Q8_0_BYTES;
@@ -88,8 +84,7 @@ void quant_q8_0_row(const float *x, uint8_t *out, size_t n)
     }
 }
 
-void quant_act_q8(const float *x, int8_t *q, float *d, size_t n)
-{
+void quant_act_q8(const float *x, int8_t *q, float *d, size_t n) {
     for (size_t b = 0; b < n / QK; b++) {
         const float *v = x + b * QK;
         float amax = 0.0f;
@@ -105,8 +100,7 @@ void quant_act_q8(const float *x, int8_t *q, float *d, size_t n)
     }
 }
 
-void quant_q4_0_row(const float *x, uint8_t *out, size_t n)
-{
+void quant_q4_0_row(const float *x, uint8_t *out, size_t n) {
     for (size_t b = 0; b < n / QK; b++) {
         const float *v = x + b * QK;
         uint8_t *o = out + b * Q4_0_BYTES;
@@ -136,8 +130,7 @@ void quant_q4_0_row(const float *x, uint8_t *out, size_t n)
     }
 }
 
-static uint16_t rd16(const uint8_t *p)
-{
+static uint16_t rd16(const uint8_t *p) {
     return (uint16_t)(p[0] | (p[1] << 8));
 }
 
@@ -145,15 +138,13 @@ static uint16_t rd16(const uint8_t *p)
 static float f16_table[65536];
 static pthread_once_t f16_once = PTHREAD_ONCE_INIT;
 
-static void f16_init(void)
-{
+static void f16_init(void) {
     for (uint32_t i = 0; i < 65536; i++) {
         f16_table[i] = fp16_to_f32((uint16_t)i);
     }
 }
 
-void dequant_row(uint32_t type, const void *w, float *out, size_t n)
-{
+void dequant_row(uint32_t type, const void *w, float *out, size_t n) {
     const uint8_t *p = w;
     pthread_once(&f16_once, f16_init);
     switch (type) {

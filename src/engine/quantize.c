@@ -14,21 +14,18 @@
 #define FTYPE_MOSTLY_Q4_0 2u
 #define FTYPE_MOSTLY_Q8_0 7u
 
-static bool should_quantize(const gguf_tensor *t)
-{
+static bool should_quantize(const gguf_tensor *t) {
     return t->n_dims == 2 && t->ne[0] % QK == 0 && kern_type_supported(t->type);
 }
 
-static err_t write_all(FILE *f, const void *p, size_t n)
-{
+static err_t write_all(FILE *f, const void *p, size_t n) {
     if (n && fwrite(p, 1, n, f) != n) {
         return err_fail(ERR_IO, "write: %s", strerror(errno));
     }
     return ERR_OK;
 }
 
-err_t model_quantize(const char *in, const char *out, uint32_t type, quantize_stats *stats)
-{
+err_t model_quantize(const char *in, const char *out, uint32_t type, quantize_stats *stats) {
     memset(stats, 0, sizeof(*stats));
     if (type != GGML_T_Q8_0 && type != GGML_T_Q4_0) {
         return err_fail(ERR_CONFIG, "quantization type must be q8_0 or q4_0");

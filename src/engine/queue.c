@@ -35,8 +35,7 @@ struct engine_queue {
     slot slots[ENGINE_QUEUE_MAX_SESSIONS];
 };
 
-static void finish_cancelled(job *j)
-{
+static void finish_cancelled(job *j) {
     engine_usage u = {.finish = ENGINE_FINISH_CANCELLED};
     if (j->done) {
         j->done(j->user, ERR_OK, &u);
@@ -44,8 +43,7 @@ static void finish_cancelled(job *j)
     free(j);
 }
 
-static void *slot_main(void *arg)
-{
+static void *slot_main(void *arg) {
     slot *sl = arg;
     engine_queue *q = sl->q;
     for (;;) {
@@ -84,8 +82,7 @@ static void *slot_main(void *arg)
     }
 }
 
-void engine_queue_free(engine_queue *q)
-{
+void engine_queue_free(engine_queue *q) {
     if (!q) {
         return;
     }
@@ -118,8 +115,7 @@ void engine_queue_free(engine_queue *q)
 }
 
 err_t engine_queue_new(engine *e, unsigned n_sessions, const engine_session_opts *o,
-                       uint32_t max_pending, engine_queue **out)
-{
+                       uint32_t max_pending, engine_queue **out) {
     *out = NULL;
     if (n_sessions == 0 || n_sessions > ENGINE_QUEUE_MAX_SESSIONS || max_pending == 0) {
         return err_fail(ERR_CONFIG, "queue of %u sessions, %u pending", n_sessions, max_pending);
@@ -156,8 +152,7 @@ err_t engine_queue_new(engine *e, unsigned n_sessions, const engine_session_opts
 }
 
 /* One allocation holds the job and copies of every string of the request. */
-static err_t copy_request(const engine_request *r, job **out)
-{
+static err_t copy_request(const engine_request *r, job **out) {
     size_t need = sizeof(job);
     need += r->n_messages * sizeof(chat_msg);
     need += r->n_stop * sizeof(char *);
@@ -216,8 +211,7 @@ static err_t copy_request(const engine_request *r, job **out)
 }
 
 err_t engine_queue_submit(engine_queue *q, const engine_request *r, engine_done_cb done, void *user,
-                          uint64_t *id)
-{
+                          uint64_t *id) {
     job *j = NULL;
     TRY(copy_request(r, &j));
     j->done = done;
@@ -246,8 +240,7 @@ err_t engine_queue_submit(engine_queue *q, const engine_request *r, engine_done_
     return ERR_OK;
 }
 
-bool engine_queue_cancel(engine_queue *q, uint64_t id)
-{
+bool engine_queue_cancel(engine_queue *q, uint64_t id) {
     bool found = false;
     pthread_mutex_lock(&q->mu);
     for (job *j = q->head; j; j = j->next) {
@@ -267,8 +260,7 @@ bool engine_queue_cancel(engine_queue *q, uint64_t id)
     return found;
 }
 
-uint32_t engine_queue_pending(engine_queue *q)
-{
+uint32_t engine_queue_pending(engine_queue *q) {
     pthread_mutex_lock(&q->mu);
     uint32_t n = q->n_pending;
     pthread_mutex_unlock(&q->mu);

@@ -17,21 +17,18 @@ struct sampler {
 };
 
 /* xoshiro256** (Blackman and Vigna), seeded through splitmix64 */
-static uint64_t splitmix(uint64_t *x)
-{
+static uint64_t splitmix(uint64_t *x) {
     uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
 }
 
-static uint64_t rotl(uint64_t x, int k)
-{
+static uint64_t rotl(uint64_t x, int k) {
     return (x << k) | (x >> (64 - k));
 }
 
-static uint64_t next_u64(sampler *s)
-{
+static uint64_t next_u64(sampler *s) {
     uint64_t r = rotl(s->s[1] * 5, 7) * 9;
     uint64_t t = s->s[1] << 17;
     s->s[2] ^= s->s[0];
@@ -44,13 +41,11 @@ static uint64_t next_u64(sampler *s)
 }
 
 /* uniform in [0, 1) with 53 bits */
-static double next_unit(sampler *s)
-{
+static double next_unit(sampler *s) {
     return (double)(next_u64(s) >> 11) * 0x1p-53;
 }
 
-err_t sampler_new(const sample_params *p, uint32_t n_vocab, sampler **out)
-{
+err_t sampler_new(const sample_params *p, uint32_t n_vocab, sampler **out) {
     *out = NULL;
     if (!(p->temperature >= 0.0f && p->temperature <= 100.0f) ||
         !(p->top_p > 0.0f && p->top_p <= 1.0f) || !(p->min_p >= 0.0f && p->min_p <= 1.0f) ||
@@ -79,8 +74,7 @@ err_t sampler_new(const sample_params *p, uint32_t n_vocab, sampler **out)
     return ERR_OK;
 }
 
-void sampler_free(sampler *s)
-{
+void sampler_free(sampler *s) {
     if (!s) {
         return;
     }
@@ -88,8 +82,7 @@ void sampler_free(sampler *s)
     free(s);
 }
 
-int32_t sample_argmax(const float *logits, size_t n)
-{
+int32_t sample_argmax(const float *logits, size_t n) {
     size_t b = 0;
     for (size_t i = 1; i < n; i++) {
         if (logits[i] > logits[b]) {
@@ -99,8 +92,7 @@ int32_t sample_argmax(const float *logits, size_t n)
     return (int32_t)b;
 }
 
-static int cmp_desc(const void *a, const void *b)
-{
+static int cmp_desc(const void *a, const void *b) {
     const cand *x = a;
     const cand *y = b;
     if (x->v != y->v) {
@@ -109,8 +101,7 @@ static int cmp_desc(const void *a, const void *b)
     return x->id - y->id;
 }
 
-int32_t sampler_next(sampler *s, const float *logits)
-{
+int32_t sampler_next(sampler *s, const float *logits) {
     if (s->p.temperature <= 0.0f) {
         return sample_argmax(logits, s->n);
     }

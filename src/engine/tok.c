@@ -36,15 +36,13 @@ struct tok {
 
 /* ---- vectors ---- */
 
-void tok_vec_free(tok_vec *v)
-{
+void tok_vec_free(tok_vec *v) {
     free(v->ids);
     v->ids = NULL;
     v->n = v->cap = 0;
 }
 
-err_t tok_vec_push(tok_vec *v, int32_t id)
-{
+err_t tok_vec_push(tok_vec *v, int32_t id) {
     if (v->n == v->cap) {
         size_t cap = v->cap ? v->cap * 2 : 64;
         int32_t *p = realloc(v->ids, cap * sizeof(*p));
@@ -60,8 +58,7 @@ err_t tok_vec_push(tok_vec *v, int32_t id)
 
 /* ---- hashing ---- */
 
-static uint64_t fnv(const void *p, size_t n)
-{
+static uint64_t fnv(const void *p, size_t n) {
     const uint8_t *b = p;
     uint64_t h = 1469598103934665603ull;
     for (size_t i = 0; i < n; i++) {
@@ -70,16 +67,14 @@ static uint64_t fnv(const void *p, size_t n)
     return h;
 }
 
-static uint64_t mix(uint64_t x)
-{
+static uint64_t mix(uint64_t x) {
     x ^= x >> 33;
     x *= 0xff51afd7ed558ccdull;
     x ^= x >> 33;
     return x;
 }
 
-int32_t tok_find(const tok *t, const char *s, size_t len)
-{
+int32_t tok_find(const tok *t, const char *s, size_t len) {
     uint32_t i = (uint32_t)fnv(s, len) & t->vmask;
     while (t->vhash[i]) {
         uint32_t id = t->vhash[i] - 1;
@@ -91,8 +86,7 @@ int32_t tok_find(const tok *t, const char *s, size_t len)
     return -1;
 }
 
-static bool merge_find(const tok *t, int32_t l, int32_t r, uint32_t *rank, int32_t *res)
-{
+static bool merge_find(const tok *t, int32_t l, int32_t r, uint32_t *rank, int32_t *res) {
     if (!t->mkey || l < 0 || r < 0) {
         return false;
     }
@@ -111,8 +105,7 @@ static bool merge_find(const tok *t, int32_t l, int32_t r, uint32_t *rank, int32
 
 /* ---- GPT-2 byte alphabet (GPT-2 encoder.py bytes_to_unicode) ---- */
 
-static uint32_t byte_cp(uint8_t b)
-{
+static uint32_t byte_cp(uint8_t b) {
     if ((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174) {
         return b;
     }
@@ -126,8 +119,7 @@ static uint32_t byte_cp(uint8_t b)
     return 256 + k;
 }
 
-static int cp_byte(uint32_t cp)
-{
+static int cp_byte(uint32_t cp) {
     if (cp < 256) {
         uint8_t b = (uint8_t)cp;
         return byte_cp(b) == cp ? (int)b : -1;
@@ -144,8 +136,7 @@ static int cp_byte(uint32_t cp)
 
 /* ---- loading ---- */
 
-void tok_free(tok *t)
-{
+void tok_free(tok *t) {
     if (!t) {
         return;
     }
@@ -163,8 +154,7 @@ void tok_free(tok *t)
     free(t);
 }
 
-static uint32_t pow2_above(uint64_t n)
-{
+static uint32_t pow2_above(uint64_t n) {
     uint32_t s = 16;
     while (s < n * 2) {
         s <<= 1;
@@ -172,8 +162,7 @@ static uint32_t pow2_above(uint64_t n)
     return s;
 }
 
-static err_t opt_id(const gguf *g, const char *key, uint32_t n, int32_t *out)
-{
+static err_t opt_id(const gguf *g, const char *key, uint32_t n, int32_t *out) {
     *out = -1;
     if (!gguf_find(g, key)) {
         return ERR_OK;
@@ -187,8 +176,7 @@ static err_t opt_id(const gguf *g, const char *key, uint32_t n, int32_t *out)
     return ERR_OK;
 }
 
-static int hexval(uint8_t c)
-{
+static int hexval(uint8_t c) {
     if (c >= '0' && c <= '9') {
         return c - '0';
     }
@@ -199,8 +187,7 @@ static int hexval(uint8_t c)
 }
 
 /* "<0xAB>" -> 0xAB, else -1 */
-static int byte_token_value(const uint8_t *s, size_t len)
-{
+static int byte_token_value(const uint8_t *s, size_t len) {
     if (len != 6 || memcmp(s, "<0x", 3) != 0 || s[5] != '>') {
         return -1;
     }
@@ -209,8 +196,7 @@ static int byte_token_value(const uint8_t *s, size_t len)
     return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
 }
 
-static err_t build_pieces(tok *t)
-{
+static err_t build_pieces(tok *t) {
     size_t total = 0;
     for (uint32_t i = 0; i < t->n; i++) {
         total += t->text[i].len;
@@ -267,8 +253,7 @@ static err_t build_pieces(tok *t)
     return ERR_OK;
 }
 
-static int cmp_special(const void *a, const void *b, void *arg)
-{
+static int cmp_special(const void *a, const void *b, void *arg) {
     const tok *t = arg;
     size_t la = t->text[*(const int32_t *)a].len;
     size_t lb = t->text[*(const int32_t *)b].len;
@@ -283,8 +268,7 @@ static const char *const EOG_TEXTS[] = {
     "<|end_of_text|>", "<|end|>",    "</s>",       "<end_of_turn>",
 };
 
-static err_t load(const gguf *g, tok *t)
-{
+static err_t load(const gguf *g, tok *t) {
     gguf_str model;
     TRY(gguf_get_str(g, "tokenizer.ggml.model", &model));
     if (gguf_str_eq(model, "gpt2")) {
@@ -476,8 +460,7 @@ static err_t load(const gguf *g, tok *t)
     return ERR_OK;
 }
 
-err_t tok_from_gguf(const gguf *g, tok **out)
-{
+err_t tok_from_gguf(const gguf *g, tok **out) {
     *out = NULL;
     tok *t = calloc(1, sizeof(*t));
     if (!t) {
@@ -493,33 +476,26 @@ err_t tok_from_gguf(const gguf *g, tok **out)
     return ERR_OK;
 }
 
-uint32_t tok_n_vocab(const tok *t)
-{
+uint32_t tok_n_vocab(const tok *t) {
     return t->n;
 }
-int32_t tok_bos(const tok *t)
-{
+int32_t tok_bos(const tok *t) {
     return t->bos;
 }
-int32_t tok_eos(const tok *t)
-{
+int32_t tok_eos(const tok *t) {
     return t->eos;
 }
-bool tok_add_bos(const tok *t)
-{
+bool tok_add_bos(const tok *t) {
     return t->add_bos && t->bos >= 0;
 }
-bool tok_is_eog(const tok *t, int32_t id)
-{
+bool tok_is_eog(const tok *t, int32_t id) {
     return id >= 0 && (uint32_t)id < t->n && t->eog[id];
 }
-bool tok_is_control(const tok *t, int32_t id)
-{
+bool tok_is_control(const tok *t, int32_t id) {
     return id >= 0 && (uint32_t)id < t->n && t->type[id] == TOK_T_CONTROL;
 }
 
-const char *tok_piece(const tok *t, int32_t id, size_t *len)
-{
+const char *tok_piece(const tok *t, int32_t id, size_t *len) {
     if (id < 0 || (uint32_t)id >= t->n) {
         *len = 0;
         return "";
@@ -549,13 +525,11 @@ typedef struct {
     size_t n, cap;
 } heap;
 
-static bool cand_less(const cand *a, const cand *b)
-{
+static bool cand_less(const cand *a, const cand *b) {
     return a->key < b->key || (a->key == b->key && a->pos < b->pos);
 }
 
-static err_t heap_push(heap *h, cand c)
-{
+static err_t heap_push(heap *h, cand c) {
     if (h->n == h->cap) {
         size_t cap = h->cap ? h->cap * 2 : 64;
         cand *p = realloc(h->v, cap * sizeof(*p));
@@ -580,8 +554,7 @@ static err_t heap_push(heap *h, cand c)
     return ERR_OK;
 }
 
-static cand heap_pop(heap *h)
-{
+static cand heap_pop(heap *h) {
     cand top = h->v[0];
     h->v[0] = h->v[--h->n];
     size_t i = 0;
@@ -613,8 +586,7 @@ typedef struct {
     heap h;
 } bpe;
 
-static err_t try_pair(bpe *b, int32_t l, int32_t r)
-{
+static err_t try_pair(bpe *b, int32_t l, int32_t r) {
     if (l < 0 || r < 0) {
         return ERR_OK;
     }
@@ -638,8 +610,7 @@ static err_t try_pair(bpe *b, int32_t l, int32_t r)
 }
 
 /* Merges the symbols sy[0..n) (a linked list over consecutive spans of s). */
-static err_t bpe_merge(bpe *b, size_t n)
-{
+static err_t bpe_merge(bpe *b, size_t n) {
     b->h.n = 0;
     for (size_t i = 0; i + 1 < n; i++) {
         TRY(try_pair(b, (int32_t)i, (int32_t)i + 1));
@@ -664,8 +635,7 @@ static err_t bpe_merge(bpe *b, size_t n)
     return ERR_OK;
 }
 
-static err_t grow_syms(bpe *b, size_t n, size_t *cap)
-{
+static err_t grow_syms(bpe *b, size_t n, size_t *cap) {
     if (n <= *cap) {
         return ERR_OK;
     }
@@ -679,8 +649,7 @@ static err_t grow_syms(bpe *b, size_t n, size_t *cap)
 }
 
 /* GPT-2 byte-level: one symbol per byte of the piece. */
-static err_t encode_bytes_piece(bpe *b, size_t *cap, const char *s, size_t len, tok_vec *out)
-{
+static err_t encode_bytes_piece(bpe *b, size_t *cap, const char *s, size_t len, tok_vec *out) {
     TRY(grow_syms(b, len, cap));
     b->s = s;
     for (size_t i = 0; i < len; i++) {
@@ -705,29 +674,24 @@ static err_t encode_bytes_piece(bpe *b, size_t *cap, const char *s, size_t len, 
 
 /* ---- pre-tokenizers (hand-written forms of the split regexes) ---- */
 
-static int cls(uint32_t cp)
-{
+static int cls(uint32_t cp) {
     return cp == UNI_INVALID ? UNI_OTHER : uni_class(cp);
 }
 
-static bool is_space(uint32_t cp)
-{
+static bool is_space(uint32_t cp) {
     return cp != UNI_INVALID && uni_is_space(cp);
 }
 
-static bool is_other(uint32_t cp)
-{
+static bool is_other(uint32_t cp) {
     return !is_space(cp) && cls(cp) == UNI_OTHER;
 }
 
-static uint32_t ascii_lower(uint32_t c)
-{
+static uint32_t ascii_lower(uint32_t c) {
     return c >= 'A' && c <= 'Z' ? c + 32 : c;
 }
 
 /* 's|'t|'re|'ve|'m|'ll|'d, optionally case-insensitive; returns the end or 0 */
-static size_t contraction(const uint32_t *cp, size_t n, size_t i, bool fold)
-{
+static size_t contraction(const uint32_t *cp, size_t n, size_t i, bool fold) {
     if (cp[i] != '\'' || i + 1 >= n) {
         return 0;
     }
@@ -745,8 +709,7 @@ static size_t contraction(const uint32_t *cp, size_t n, size_t i, bool fold)
 }
 
 /* \s+(?!\S)|\s+ at a white-space character */
-static size_t space_run(const uint32_t *cp, size_t n, size_t i)
-{
+static size_t space_run(const uint32_t *cp, size_t n, size_t i) {
     size_t k = i;
     while (k < n && is_space(cp[k])) {
         k++;
@@ -758,8 +721,7 @@ static size_t space_run(const uint32_t *cp, size_t n, size_t i)
 }
 
 /* GPT-2: 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+ */
-static size_t split_gpt2(const uint32_t *cp, size_t n, size_t i)
-{
+static size_t split_gpt2(const uint32_t *cp, size_t n, size_t i) {
     size_t e = contraction(cp, n, i, false);
     if (e) {
         return e;
@@ -786,8 +748,7 @@ static size_t split_gpt2(const uint32_t *cp, size_t n, size_t i)
 /* Llama 3 (max_digits 3) and Qwen2 (max_digits 1):
  * (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|
  * \s*[\r\n]+|\s+(?!\S)|\s+ */
-static size_t split_llama3(const uint32_t *cp, size_t n, size_t i, size_t max_digits)
-{
+static size_t split_llama3(const uint32_t *cp, size_t n, size_t i, size_t max_digits) {
     size_t e = contraction(cp, n, i, true);
     if (e) {
         return e;
@@ -838,8 +799,7 @@ static size_t split_llama3(const uint32_t *cp, size_t n, size_t i, size_t max_di
 }
 
 static err_t encode_gpt2_text(const tok *t, bpe *b, size_t *cap, const char *s, size_t len,
-                              tok_vec *out)
-{
+                              tok_vec *out) {
     if (len == 0) {
         return ERR_OK;
     }
@@ -884,8 +844,7 @@ out:
 
 /* SentencePiece BPE: symbols are UTF-8 characters of the text with spaces as U+2581. */
 static err_t encode_spm_text(const tok *t, bpe *b, size_t *cap, const char *s, size_t len,
-                             bool prefix, tok_vec *out)
-{
+                             bool prefix, tok_vec *out) {
     size_t wl = len * 3 + 3;
     char *w = malloc(wl);
     if (!w) {
@@ -945,8 +904,7 @@ static err_t encode_spm_text(const tok *t, bpe *b, size_t *cap, const char *s, s
     return e;
 }
 
-static int32_t match_special(const tok *t, const char *s, size_t len)
-{
+static int32_t match_special(const tok *t, const char *s, size_t len) {
     uint8_t fb = (uint8_t)s[0];
     if (!(t->special_first[fb / 8] & (1u << (fb % 8)))) {
         return -1;
@@ -961,8 +919,7 @@ static int32_t match_special(const tok *t, const char *s, size_t len)
     return -1;
 }
 
-err_t tok_encode(const tok *t, const char *text, size_t len, bool parse_special, tok_vec *out)
-{
+err_t tok_encode(const tok *t, const char *text, size_t len, bool parse_special, tok_vec *out) {
     if (len > TOK_MAX_TEXT) {
         return err_fail(ERR_TOO_LARGE, "text of %zu bytes (max %u)", len, TOK_MAX_TEXT);
     }

@@ -1,7 +1,6 @@
 #include "unicode.h"
 
-int uni_class(uint32_t cp)
-{
+int uni_class(uint32_t cp) {
     size_t lo = 0;
     size_t hi = UNI_RANGES_N;
     while (lo < hi) {
@@ -17,16 +16,14 @@ int uni_class(uint32_t cp)
     return UNI_OTHER;
 }
 
-bool uni_is_space(uint32_t cp)
-{
+bool uni_is_space(uint32_t cp) {
     /* PropList.txt, White_Space */
     return (cp >= 0x09 && cp <= 0x0d) || cp == 0x20 || cp == 0x85 || cp == 0xa0 || cp == 0x1680 ||
            (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 || cp == 0x2029 || cp == 0x202f ||
            cp == 0x205f || cp == 0x3000;
 }
 
-size_t uni_decode(const uint8_t *s, size_t n, uint32_t *cp)
-{
+size_t uni_decode(const uint8_t *s, size_t n, uint32_t *cp) {
     uint8_t b = s[0];
     size_t len;
     uint32_t v;
@@ -70,8 +67,7 @@ size_t uni_decode(const uint8_t *s, size_t n, uint32_t *cp)
     return len;
 }
 
-size_t uni_encode(uint32_t cp, uint8_t *out)
-{
+size_t uni_encode(uint32_t cp, uint8_t *out) {
     if (cp < 0x80) {
         out[0] = (uint8_t)cp;
         return 1;

@@ -84,8 +84,7 @@ typedef struct full_check {
 
 static void conn_destroy(link_conn *c, err_t why);
 
-void link_config_init(link_config *cfg, ratls_ctx *tls)
-{
+void link_config_init(link_config *cfg, ratls_ctx *tls) {
     memset(cfg, 0, sizeof(*cfg));
     cfg->tls = tls;
     cfg->pow_difficulty = 20;
@@ -96,8 +95,7 @@ void link_config_init(link_config *cfg, ratls_ctx *tls)
 
 /* Every way a link ends goes through here. The link stays allocated until the reaper runs
  * from the loop, so no caller ever holds a freed link. */
-static void fail(link_conn *c, err_t e)
-{
+static void fail(link_conn *c, err_t e) {
     if (c->phase == L_CLOSING) {
         return;
     }
@@ -113,8 +111,7 @@ static void fail(link_conn *c, err_t e)
 }
 
 /* Writes what the rpc queued and re-arms its timer. */
-static void pump(link_conn *c)
-{
+static void pump(link_conn *c) {
     buf *out = rpc_output(c->rpc);
     if (out->len > 0) {
         err_t e = net_stream_write(c->s, out->data, out->len);
@@ -131,8 +128,7 @@ static void pump(link_conn *c)
     }
 }
 
-static pending *take_pending(link_conn *c, uint64_t tag)
-{
+static pending *take_pending(link_conn *c, uint64_t tag) {
     pending *p = (pending *)(uintptr_t)tag;
     for (pending *q = c->queries; q; q = q->next) {
         if (q == p) {
@@ -151,8 +147,7 @@ static pending *take_pending(link_conn *c, uint64_t tag)
 }
 
 /* Delivers one rpc event. Returns false if the connection was destroyed meanwhile. */
-static bool deliver(link_conn *c, const rpc_event *ev)
-{
+static bool deliver(link_conn *c, const rpc_event *ev) {
     pending *p;
     switch (ev->kind) {
     case RPC_EV_NONE:
@@ -196,8 +191,7 @@ static bool deliver(link_conn *c, const rpc_event *ev)
     return true;
 }
 
-static void on_tick(void *arg)
-{
+static void on_tick(void *arg) {
     link_conn *c = arg;
     for (;;) {
         rpc_event ev;
@@ -216,8 +210,7 @@ static void on_tick(void *arg)
     pump(c);
 }
 
-static void on_data(net_stream *s, void *arg)
-{
+static void on_data(net_stream *s, void *arg) {
     (void)s;
     link_conn *c = arg;
     if (!c->rpc) {
@@ -249,8 +242,7 @@ static void on_data(net_stream *s, void *arg)
 }
 
 /* The peer is verified: start the link layer (tcp.connect / tcp.connected). */
-static void start_link(link_conn *c)
-{
+static void start_link(link_conn *c) {
     rpc_config rc;
     memset(&rc, 0, sizeof(rc));
     rc.role = c->server ? RPC_ACCEPTOR : RPC_DIALER;
@@ -269,16 +261,15 @@ static void start_link(link_conn *c)
     }
 }
 
-static void check_work(void *arg)
-{
+static void check_work(void *arg) {
     full_check *fc = arg;
     err_clear_detail();
-    fc->result = ratls_verify_collateral(fc->pol, fc->quote.data, fc->quote.len, fc->now, &fc->peer);
+    fc->result =
+        ratls_verify_collateral(fc->pol, fc->quote.data, fc->quote.len, fc->now, &fc->peer);
     snprintf(fc->detail, sizeof(fc->detail), "%s", err_detail());
 }
 
-static void check_done(void *arg)
-{
+static void check_done(void *arg) {
     full_check *fc = arg;
     link_conn *c = fc->c;
     c->check = NULL;
@@ -308,8 +299,7 @@ static void check_done(void *arg)
 
 /* Collateral evaluation of the peer's quote (TCB level, QE identity, CRLs): off the loop when
  * a pool is configured. Nothing is read from or written to the peer meanwhile. */
-static void start_full_check(link_conn *c)
-{
+static void start_full_check(link_conn *c) {
     full_check *fc = calloc(1, sizeof(*fc));
     if (!fc) {
         fail(c, ERR_NOMEM);
@@ -338,8 +328,7 @@ static void start_full_check(link_conn *c)
     }
 }
 
-static void on_tls_ready(net_stream *s, void *arg)
-{
+static void on_tls_ready(net_stream *s, void *arg) {
     link_conn *c = arg;
     err_t e = ratls_ssl_verdict(net_stream_ssl(s), &c->peer);
     if (e != ERR_OK) {
@@ -353,8 +342,7 @@ static void on_tls_ready(net_stream *s, void *arg)
     start_link(c);
 }
 
-static void on_error(net_stream *s, err_t e, void *arg)
-{
+static void on_error(net_stream *s, err_t e, void *arg) {
     link_conn *c = arg;
     /* A refused certificate surfaces as a TLS alert; report the verdict's reason instead. */
     SSL *ssl = net_stream_ssl(s);
@@ -367,8 +355,7 @@ static void on_error(net_stream *s, err_t e, void *arg)
     fail(c, e);
 }
 
-static void start_tls(link_conn *c)
-{
+static void start_tls(link_conn *c) {
     SSL *ssl = ratls_ssl_new(c->cfg.tls);
     if (!ssl) {
         fail(c, err_fail(ERR_TLS, "cannot create a TLS session"));
@@ -382,8 +369,7 @@ static void start_tls(link_conn *c)
 }
 
 /* Dialer: solve in batches so the loop keeps serving other links. */
-static void solve_step(void *arg)
-{
+static void solve_step(void *arg) {
     link_conn *c = arg;
     int64_t nonce;
     err_t e = pow_solve_step(&c->solver, 20000, &nonce);
@@ -405,8 +391,7 @@ static void solve_step(void *arg)
     start_tls(c);
 }
 
-static void on_raw(net_stream *s, void *arg)
-{
+static void on_raw(net_stream *s, void *arg) {
     link_conn *c = arg;
     if (c->phase != L_POW) {
         return;
@@ -450,8 +435,7 @@ static void on_raw(net_stream *s, void *arg)
     net_timer_arm(c->work, 0);
 }
 
-static void on_connected(net_stream *s, void *arg)
-{
+static void on_connected(net_stream *s, void *arg) {
     (void)s;
     link_conn *c = arg;
     c->phase = L_POW;
@@ -466,16 +450,14 @@ static const net_stream_cbs STREAM_CBS = {
     .on_error = on_error,
 };
 
-static void reap(evutil_socket_t fd, short what, void *arg)
-{
+static void reap(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
     link_conn *c = arg;
     conn_destroy(c, c->close_why);
 }
 
-static link_conn *conn_new(net_loop *l, const link_config *cfg, const link_handlers *h, void *arg)
-{
+static link_conn *conn_new(net_loop *l, const link_config *cfg, const link_handlers *h, void *arg) {
     link_conn *c = calloc(1, sizeof(*c));
     if (!c) {
         return NULL;
@@ -497,8 +479,7 @@ static link_conn *conn_new(net_loop *l, const link_config *cfg, const link_handl
     return c;
 }
 
-static void conn_destroy(link_conn *c, err_t why)
-{
+static void conn_destroy(link_conn *c, err_t why) {
     c->phase = L_CLOSING;
     /* Outstanding queries learn that the link is gone. */
     while (c->queries) {
@@ -534,8 +515,7 @@ static void conn_destroy(link_conn *c, err_t why)
 }
 
 static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
-                      int salen, void *arg)
-{
+                      int salen, void *arg) {
     (void)lev;
     (void)sa;
     (void)salen;
@@ -572,8 +552,7 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
 }
 
 err_t link_listen(net_loop *l, const char *host, uint16_t port, const link_config *cfg,
-                  const link_handlers *h, void *arg, link_server **out)
-{
+                  const link_handlers *h, void *arg, link_server **out) {
     if (cfg->pow_difficulty < 0 || cfg->pow_difficulty > POW_DIFFICULTY_LIMIT) {
         return err_fail(ERR_CONFIG, "PoW difficulty %d outside 0..64", cfg->pow_difficulty);
     }
@@ -601,18 +580,15 @@ err_t link_listen(net_loop *l, const char *host, uint16_t port, const link_confi
     return ERR_OK;
 }
 
-uint16_t link_server_port(const link_server *s)
-{
+uint16_t link_server_port(const link_server *s) {
     return s->port;
 }
 
-size_t link_server_count(const link_server *s)
-{
+size_t link_server_count(const link_server *s) {
     return s->count;
 }
 
-void link_server_free(link_server *s)
-{
+void link_server_free(link_server *s) {
     if (!s) {
         return;
     }
@@ -625,8 +601,7 @@ void link_server_free(link_server *s)
 }
 
 err_t link_dial(net_loop *l, const char *host, uint16_t port, const link_config *cfg,
-                const link_handlers *h, void *arg, link_conn **out)
-{
+                const link_handlers *h, void *arg, link_conn **out) {
     int fd;
     TRY(net_dial(host, port, &fd));
     link_conn *c = conn_new(l, cfg, h, arg);
@@ -645,8 +620,7 @@ err_t link_dial(net_loop *l, const char *host, uint16_t port, const link_config 
     return ERR_OK;
 }
 
-static err_t ready(link_conn *c)
-{
+static err_t ready(link_conn *c) {
     if (c->phase != L_READY) {
         return err_fail(ERR_BAD_STATE, "link is not ready");
     }
@@ -656,8 +630,7 @@ static err_t ready(link_conn *c)
     return ERR_OK;
 }
 
-err_t link_send_packet(link_conn *c, const uint8_t *data, size_t n)
-{
+err_t link_send_packet(link_conn *c, const uint8_t *data, size_t n) {
     TRY(ready(c));
     TRY(rpc_send(c->rpc, data, n));
     pump(c);
@@ -665,8 +638,7 @@ err_t link_send_packet(link_conn *c, const uint8_t *data, size_t n)
 }
 
 err_t link_query(link_conn *c, const uint8_t *data, size_t n, uint64_t timeout_ms,
-                 link_answer_cb cb, void *arg)
-{
+                 link_answer_cb cb, void *arg) {
     TRY(ready(c));
     pending *p = calloc(1, sizeof(*p));
     if (!p) {
@@ -689,38 +661,32 @@ err_t link_query(link_conn *c, const uint8_t *data, size_t n, uint64_t timeout_m
     return ERR_OK;
 }
 
-err_t link_answer(link_conn *c, uint64_t qid, const uint8_t *data, size_t n)
-{
+err_t link_answer(link_conn *c, uint64_t qid, const uint8_t *data, size_t n) {
     TRY(ready(c));
     TRY(rpc_answer(c->rpc, qid, data, n));
     pump(c);
     return ERR_OK;
 }
 
-err_t link_answer_error(link_conn *c, uint64_t qid, int32_t code, const char *msg)
-{
+err_t link_answer_error(link_conn *c, uint64_t qid, int32_t code, const char *msg) {
     TRY(ready(c));
     TRY(rpc_error(c->rpc, qid, code, msg));
     pump(c);
     return ERR_OK;
 }
 
-void link_close(link_conn *c)
-{
+void link_close(link_conn *c) {
     fail(c, ERR_OK);
 }
 
-const ratls_peer *link_peer(const link_conn *c)
-{
+const ratls_peer *link_peer(const link_conn *c) {
     return &c->peer;
 }
 
-const char *link_peer_addr(link_conn *c)
-{
+const char *link_peer_addr(link_conn *c) {
     return net_stream_peer(c->s);
 }
 
-void link_set_arg(link_conn *c, void *arg)
-{
+void link_set_arg(link_conn *c, void *arg) {
     c->arg = arg;
 }

@@ -31,11 +31,11 @@ typedef struct link_conn link_conn;
 typedef struct link_server link_server;
 
 typedef struct {
-    ratls_ctx *tls;            /* server context for link_listen, client for link_dial */
-    int pow_difficulty;        /* acceptor: bits demanded (reference default 20) */
-    int pow_max_difficulty;    /* dialer: refuse harder challenges (default 28) */
-    uint64_t handshake_ms;     /* PoW + TLS + connect must finish within this (default 15 s) */
-    size_t max_frame;          /* after attestation (default PROTO_FRAME_MAX) */
+    ratls_ctx *tls;         /* server context for link_listen, client for link_dial */
+    int pow_difficulty;     /* acceptor: bits demanded (reference default 20) */
+    int pow_max_difficulty; /* dialer: refuse harder challenges (default 28) */
+    uint64_t handshake_ms;  /* PoW + TLS + connect must finish within this (default 15 s) */
+    size_t max_frame;       /* after attestation (default PROTO_FRAME_MAX) */
     /* Where the collateral part of a peer's verification runs when the TLS policy wants it
      * (ratls_policy_wants_collateral): a worker pool keeps the loop free; NULL runs it inline. */
     net_pool *pool;

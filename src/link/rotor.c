@@ -22,16 +22,14 @@ struct cert_rotor {
     uint64_t rotations;
 };
 
-static void schedule(cert_rotor *r)
-{
+static void schedule(cert_rotor *r) {
     /* Rotate with a quarter of the lifetime left, so peers never see an expired certificate
      * even with some clock skew. */
     uint64_t ms = (uint64_t)r->valid * 750u;
     net_timer_arm(r->timer, ms ? ms : 1);
 }
 
-static void rotate(void *arg)
-{
+static void rotate(void *arg) {
     cert_rotor *r = arg;
     ratls_identity fresh;
     ratls_identity_init(&fresh);
@@ -55,8 +53,7 @@ static void rotate(void *arg)
 }
 
 err_t cert_rotor_new(net_loop *l, attest_provider *prov, uint32_t valid_secs,
-                     const ratls_claim *claims, size_t nclaims, cert_rotor **out)
-{
+                     const ratls_claim *claims, size_t nclaims, cert_rotor **out) {
     if (nclaims > ROTOR_MAX_CLAIMS) {
         return err_fail(ERR_TOO_MANY, "%zu claims", nclaims);
     }
@@ -73,9 +70,9 @@ err_t cert_rotor_new(net_loop *l, attest_provider *prov, uint32_t valid_secs,
     }
     ratls_identity_init(&r->id);
     r->timer = net_timer_new(l, rotate, r);
-    err_t e = r->timer ? ratls_identity_create(&r->id, prov, clock_unix(), valid_secs, claims,
-                                               nclaims)
-                       : ERR_NOMEM;
+    err_t e = r->timer
+                  ? ratls_identity_create(&r->id, prov, clock_unix(), valid_secs, claims, nclaims)
+                  : ERR_NOMEM;
     if (e != ERR_OK) {
         cert_rotor_free(r);
         return e;
@@ -85,8 +82,7 @@ err_t cert_rotor_new(net_loop *l, attest_provider *prov, uint32_t valid_secs,
     return ERR_OK;
 }
 
-void cert_rotor_free(cert_rotor *r)
-{
+void cert_rotor_free(cert_rotor *r) {
     if (!r) {
         return;
     }
@@ -95,13 +91,11 @@ void cert_rotor_free(cert_rotor *r)
     free(r);
 }
 
-const ratls_identity *cert_rotor_identity(const cert_rotor *r)
-{
+const ratls_identity *cert_rotor_identity(const cert_rotor *r) {
     return &r->id;
 }
 
-err_t cert_rotor_attach(cert_rotor *r, ratls_ctx *ctx)
-{
+err_t cert_rotor_attach(cert_rotor *r, ratls_ctx *ctx) {
     if (r->nctx == ROTOR_MAX_CTX) {
         return err_fail(ERR_TOO_MANY, "more than %d contexts", ROTOR_MAX_CTX);
     }
@@ -109,7 +103,6 @@ err_t cert_rotor_attach(cert_rotor *r, ratls_ctx *ctx)
     return ERR_OK;
 }
 
-uint64_t cert_rotor_count(const cert_rotor *r)
-{
+uint64_t cert_rotor_count(const cert_rotor *r) {
     return r->rotations;
 }

@@ -28,15 +28,13 @@ struct net_loop {
 
 static pthread_once_t threads_once = PTHREAD_ONCE_INIT;
 
-static void threads_init(void)
-{
+static void threads_init(void) {
     /* Worker-pool threads hand results back with event_active(); libevent must lock. */
     evthread_use_pthreads();
     signal(SIGPIPE, SIG_IGN);
 }
 
-net_loop *net_loop_new(void)
-{
+net_loop *net_loop_new(void) {
     pthread_once(&threads_once, threads_init);
     net_loop *l = calloc(1, sizeof(*l));
     if (!l) {
@@ -50,8 +48,7 @@ net_loop *net_loop_new(void)
     return l;
 }
 
-void net_loop_free(net_loop *l)
-{
+void net_loop_free(net_loop *l) {
     if (!l) {
         return;
     }
@@ -62,31 +59,26 @@ void net_loop_free(net_loop *l)
     free(l);
 }
 
-err_t net_loop_run(net_loop *l)
-{
+err_t net_loop_run(net_loop *l) {
     return event_base_dispatch(l->base) < 0 ? err_fail(ERR_IO, "event loop failed") : ERR_OK;
 }
 
-void net_loop_stop(net_loop *l)
-{
+void net_loop_stop(net_loop *l) {
     event_base_loopbreak(l->base);
 }
 
-struct event_base *net_loop_base(net_loop *l)
-{
+struct event_base *net_loop_base(net_loop *l) {
     return l->base;
 }
 
-static void timer_fire(evutil_socket_t fd, short what, void *arg)
-{
+static void timer_fire(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
     net_timer *t = arg;
     t->cb(t->arg);
 }
 
-net_timer *net_timer_new(net_loop *l, net_cb cb, void *arg)
-{
+net_timer *net_timer_new(net_loop *l, net_cb cb, void *arg) {
     net_timer *t = calloc(1, sizeof(*t));
     if (!t) {
         return NULL;
@@ -101,21 +93,18 @@ net_timer *net_timer_new(net_loop *l, net_cb cb, void *arg)
     return t;
 }
 
-void net_timer_arm(net_timer *t, uint64_t ms)
-{
+void net_timer_arm(net_timer *t, uint64_t ms) {
     struct timeval tv = {.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000};
     evtimer_add(t->ev, &tv);
 }
 
-void net_timer_cancel(net_timer *t)
-{
+void net_timer_cancel(net_timer *t) {
     if (t) {
         evtimer_del(t->ev);
     }
 }
 
-void net_timer_free(net_timer *t)
-{
+void net_timer_free(net_timer *t) {
     if (!t) {
         return;
     }
@@ -123,16 +112,14 @@ void net_timer_free(net_timer *t)
     free(t);
 }
 
-static void sig_fire(evutil_socket_t fd, short what, void *arg)
-{
+static void sig_fire(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
     sig_slot *s = arg;
     s->cb(s->arg);
 }
 
-err_t net_loop_on_signal(net_loop *l, int signo, net_cb cb, void *arg)
-{
+err_t net_loop_on_signal(net_loop *l, int signo, net_cb cb, void *arg) {
     if (l->nsigs == MAX_SIGNALS) {
         return err_fail(ERR_TOO_MANY, "too many signal handlers");
     }

@@ -27,8 +27,7 @@ struct net_pool {
     pthread_t threads[POOL_MAX_THREADS];
 };
 
-static void run_completions(evutil_socket_t fd, short what, void *arg)
-{
+static void run_completions(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
     net_pool *p = arg;
@@ -55,8 +54,7 @@ static void run_completions(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-static void *worker(void *arg)
-{
+static void *worker(void *arg) {
     net_pool *p = arg;
     for (;;) {
         pthread_mutex_lock(&p->mu);
@@ -82,8 +80,7 @@ static void *worker(void *arg)
     }
 }
 
-net_pool *net_pool_new(net_loop *l, unsigned nthreads)
-{
+net_pool *net_pool_new(net_loop *l, unsigned nthreads) {
     if (nthreads == 0 || nthreads > POOL_MAX_THREADS) {
         return NULL;
     }
@@ -111,8 +108,7 @@ net_pool *net_pool_new(net_loop *l, unsigned nthreads)
     return p;
 }
 
-void net_pool_free(net_pool *p)
-{
+void net_pool_free(net_pool *p) {
     if (!p) {
         return;
     }
@@ -131,8 +127,7 @@ void net_pool_free(net_pool *p)
     free(p);
 }
 
-err_t net_pool_submit(net_pool *p, net_work_fn work, net_work_fn done, void *arg)
-{
+err_t net_pool_submit(net_pool *p, net_work_fn work, net_work_fn done, void *arg) {
     job *j = calloc(1, sizeof(*j));
     if (!j) {
         return ERR_NOMEM;
@@ -158,8 +153,7 @@ err_t net_pool_submit(net_pool *p, net_work_fn work, net_work_fn done, void *arg
     return ERR_OK;
 }
 
-size_t net_pool_pending(net_pool *p)
-{
+size_t net_pool_pending(net_pool *p) {
     pthread_mutex_lock(&p->mu);
     size_t n = p->pending;
     pthread_mutex_unlock(&p->mu);

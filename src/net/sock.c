@@ -11,8 +11,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-err_t net_parse_hostport(const char *s, char *host, size_t hostcap, uint16_t *port, int allow_zero)
-{
+err_t net_parse_hostport(const char *s, char *host, size_t hostcap, uint16_t *port,
+                         int allow_zero) {
     const char *colon;
     const char *h = s;
     size_t hlen;
@@ -46,8 +46,7 @@ err_t net_parse_hostport(const char *s, char *host, size_t hostcap, uint16_t *po
     return ERR_OK;
 }
 
-static err_t resolve(const char *host, uint16_t port, int passive, struct addrinfo **res)
-{
+static err_t resolve(const char *host, uint16_t port, int passive, struct addrinfo **res) {
     struct addrinfo hints;
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
@@ -62,14 +61,12 @@ static err_t resolve(const char *host, uint16_t port, int passive, struct addrin
     return ERR_OK;
 }
 
-static int nonblock(int fd)
-{
+static int nonblock(int fd) {
     int fl = fcntl(fd, F_GETFL);
     return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-err_t net_listen(const char *host, uint16_t port, int *fd_out, uint16_t *bound)
-{
+err_t net_listen(const char *host, uint16_t port, int *fd_out, uint16_t *bound) {
     struct addrinfo *res = NULL;
     TRY(resolve(host, port, 1, &res));
     int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -96,8 +93,7 @@ err_t net_listen(const char *host, uint16_t port, int *fd_out, uint16_t *bound)
     return ERR_OK;
 }
 
-err_t net_dial(const char *host, uint16_t port, int *fd_out)
-{
+err_t net_dial(const char *host, uint16_t port, int *fd_out) {
     struct addrinfo *res = NULL;
     TRY(resolve(host, port, 0, &res));
     int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -122,8 +118,7 @@ err_t net_dial(const char *host, uint16_t port, int *fd_out)
     return ERR_OK;
 }
 
-err_t net_sock_error(int fd)
-{
+err_t net_sock_error(int fd) {
     int err = 0;
     socklen_t len = sizeof(err);
     if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) {

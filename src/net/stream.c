@@ -33,8 +33,7 @@ struct net_stream {
     char peer[64];
 };
 
-static void fail(net_stream *s, err_t e)
-{
+static void fail(net_stream *s, err_t e) {
     net_timer_cancel(s->deadline);
     if (s->rev) {
         event_del(s->rev);
@@ -48,14 +47,12 @@ static void fail(net_stream *s, err_t e)
     s->cbs.on_error(s, e, s->arg); /* may free s */
 }
 
-static void on_deadline(void *arg)
-{
+static void on_deadline(void *arg) {
     net_stream *s = arg;
     fail(s, err_fail(ERR_TIMEOUT, "%s: phase deadline passed", s->peer));
 }
 
-static void raw_readable(evutil_socket_t fd, short what, void *arg)
-{
+static void raw_readable(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
     net_stream *s = arg;
@@ -64,8 +61,7 @@ static void raw_readable(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-static void flush_raw(net_stream *s)
-{
+static void flush_raw(net_stream *s) {
     while (s->rawout.len > 0) {
         ssize_t w = send(s->fd, s->rawout.data, s->rawout.len, MSG_NOSIGNAL);
         if (w < 0) {
@@ -80,8 +76,7 @@ static void flush_raw(net_stream *s)
     }
 }
 
-static void fill_peer(net_stream *s)
-{
+static void fill_peer(net_stream *s) {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
     char host[INET6_ADDRSTRLEN] = "?";
@@ -100,8 +95,7 @@ static void fill_peer(net_stream *s)
     snprintf(s->peer, sizeof(s->peer), "%s:%u", host, port);
 }
 
-static void raw_writable(evutil_socket_t fd, short what, void *arg)
-{
+static void raw_writable(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
     net_stream *s = arg;
@@ -123,8 +117,7 @@ static void raw_writable(evutil_socket_t fd, short what, void *arg)
 }
 
 net_stream *net_stream_new(net_loop *l, int fd, bool connecting, const net_stream_cbs *cbs,
-                           void *arg)
-{
+                           void *arg) {
     net_stream *s = calloc(1, sizeof(*s));
     if (!s) {
         close(fd);
@@ -154,8 +147,7 @@ net_stream *net_stream_new(net_loop *l, int fd, bool connecting, const net_strea
     return s;
 }
 
-void net_stream_free(net_stream *s)
-{
+void net_stream_free(net_stream *s) {
     if (!s) {
         return;
     }
@@ -175,8 +167,7 @@ void net_stream_free(net_stream *s)
     free(s);
 }
 
-err_t net_stream_raw_read(net_stream *s, void *out, size_t want, size_t *got)
-{
+err_t net_stream_raw_read(net_stream *s, void *out, size_t want, size_t *got) {
     *got = 0;
     if (s->bev || s->connecting) {
         return err_fail(ERR_INTERNAL, "raw read outside the raw phase");
@@ -200,8 +191,7 @@ err_t net_stream_raw_read(net_stream *s, void *out, size_t want, size_t *got)
     }
 }
 
-err_t net_stream_raw_write(net_stream *s, const void *data, size_t n)
-{
+err_t net_stream_raw_write(net_stream *s, const void *data, size_t n) {
     if (s->bev || s->connecting) {
         return err_fail(ERR_INTERNAL, "raw write outside the raw phase");
     }
@@ -210,8 +200,7 @@ err_t net_stream_raw_write(net_stream *s, const void *data, size_t n)
     return ERR_OK;
 }
 
-static err_t tls_error(net_stream *s, short what)
-{
+static err_t tls_error(net_stream *s, short what) {
     unsigned long code;
     unsigned long last = 0;
     while ((code = bufferevent_get_openssl_error(s->bev)) != 0) {
@@ -241,8 +230,7 @@ static err_t tls_error(net_stream *s, short what)
     return err_fail(ERR_IO, "%s: %s", s->peer, en ? strerror(en) : "connection failed");
 }
 
-static void bev_read(struct bufferevent *bev, void *arg)
-{
+static void bev_read(struct bufferevent *bev, void *arg) {
     (void)bev;
     net_stream *s = arg;
     if (s->cbs.on_data) {
@@ -250,8 +238,7 @@ static void bev_read(struct bufferevent *bev, void *arg)
     }
 }
 
-static void bev_write(struct bufferevent *bev, void *arg)
-{
+static void bev_write(struct bufferevent *bev, void *arg) {
     (void)bev;
     net_stream *s = arg;
     if (s->cbs.on_drained) {
@@ -259,8 +246,7 @@ static void bev_write(struct bufferevent *bev, void *arg)
     }
 }
 
-static void bev_event(struct bufferevent *bev, short what, void *arg)
-{
+static void bev_event(struct bufferevent *bev, short what, void *arg) {
     (void)bev;
     net_stream *s = arg;
     if (what & BEV_EVENT_CONNECTED) {
@@ -274,8 +260,7 @@ static void bev_event(struct bufferevent *bev, short what, void *arg)
     }
 }
 
-err_t net_stream_start_tls(net_stream *s, SSL *ssl, bool server)
-{
+err_t net_stream_start_tls(net_stream *s, SSL *ssl, bool server) {
     if (s->bev || s->connecting || s->rawout.len > 0) {
         SSL_free(ssl);
         return err_fail(ERR_INTERNAL, "TLS start in the wrong phase");
@@ -297,18 +282,15 @@ err_t net_stream_start_tls(net_stream *s, SSL *ssl, bool server)
     return ERR_OK;
 }
 
-SSL *net_stream_ssl(net_stream *s)
-{
+SSL *net_stream_ssl(net_stream *s) {
     return s->bev ? bufferevent_openssl_get_ssl(s->bev) : NULL;
 }
 
-struct evbuffer *net_stream_input(net_stream *s)
-{
+struct evbuffer *net_stream_input(net_stream *s) {
     return s->bev ? bufferevent_get_input(s->bev) : NULL;
 }
 
-err_t net_stream_write(net_stream *s, const void *data, size_t n)
-{
+err_t net_stream_write(net_stream *s, const void *data, size_t n) {
     if (!s->bev) {
         return err_fail(ERR_INTERNAL, "TLS write before TLS");
     }
@@ -318,13 +300,11 @@ err_t net_stream_write(net_stream *s, const void *data, size_t n)
     return ERR_OK;
 }
 
-size_t net_stream_pending_output(net_stream *s)
-{
+size_t net_stream_pending_output(net_stream *s) {
     return s->bev ? evbuffer_get_length(bufferevent_get_output(s->bev)) : s->rawout.len;
 }
 
-void net_stream_pause(net_stream *s, bool paused)
-{
+void net_stream_pause(net_stream *s, bool paused) {
     if (!s->bev) {
         return;
     }
@@ -335,8 +315,7 @@ void net_stream_pause(net_stream *s, bool paused)
     }
 }
 
-void net_stream_deadline(net_stream *s, uint64_t ms)
-{
+void net_stream_deadline(net_stream *s, uint64_t ms) {
     if (ms == 0) {
         net_timer_cancel(s->deadline);
     } else {
@@ -344,7 +323,6 @@ void net_stream_deadline(net_stream *s, uint64_t ms)
     }
 }
 
-const char *net_stream_peer(net_stream *s)
-{
+const char *net_stream_peer(net_stream *s) {
     return s->peer;
 }

@@ -4,14 +4,12 @@
 
 #include "limits.h"
 
-void frame_enc_init(frame_enc *e, size_t max)
-{
+void frame_enc_init(frame_enc *e, size_t max) {
     e->next_seqno = 0;
     e->max = max;
 }
 
-static err_t check_len(size_t n, size_t max)
-{
+static err_t check_len(size_t n, size_t max) {
     if (n < PROTO_FRAME_MIN || n > max) {
         return err_fail(ERR_FRAME_TOO_LARGE, "frame payload of %zu bytes, allowed %u..%zu", n,
                         PROTO_FRAME_MIN, max);
@@ -19,8 +17,7 @@ static err_t check_len(size_t n, size_t max)
     return ERR_OK;
 }
 
-err_t frame_enc_write(frame_enc *e, buf *out, const void *payload, size_t n)
-{
+err_t frame_enc_write(frame_enc *e, buf *out, const void *payload, size_t n) {
     TRY(check_len(n, e->max));
     TRY(buf_reserve(out, FRAME_HEADER_LEN + n));
     TRY(buf_u32le(out, (uint32_t)n));
@@ -30,15 +27,13 @@ err_t frame_enc_write(frame_enc *e, buf *out, const void *payload, size_t n)
     return ERR_OK;
 }
 
-err_t frame_enc_begin(frame_enc *e, buf *out, size_t *mark)
-{
+err_t frame_enc_begin(frame_enc *e, buf *out, size_t *mark) {
     (void)e;
     *mark = out->len;
     return buf_zeros(out, FRAME_HEADER_LEN);
 }
 
-err_t frame_enc_end(frame_enc *e, buf *out, size_t mark)
-{
+err_t frame_enc_end(frame_enc *e, buf *out, size_t mark) {
     size_t n = out->len - mark - FRAME_HEADER_LEN;
     err_t err = check_len(n, e->max);
     if (err != ERR_OK) {
@@ -51,38 +46,32 @@ err_t frame_enc_end(frame_enc *e, buf *out, size_t mark)
     return ERR_OK;
 }
 
-void frame_dec_init(frame_dec *d, size_t max)
-{
+void frame_dec_init(frame_dec *d, size_t max) {
     memset(d, 0, sizeof(*d));
     d->max = max;
     d->failed = ERR_OK;
     buf_init(&d->body, max);
 }
 
-void frame_dec_free(frame_dec *d)
-{
+void frame_dec_free(frame_dec *d) {
     buf_free(&d->body);
 }
 
-void frame_dec_set_max(frame_dec *d, size_t max)
-{
+void frame_dec_set_max(frame_dec *d, size_t max) {
     d->max = max;
     d->body.max = max;
 }
 
-static uint32_t le32(const uint8_t *p)
-{
+static uint32_t le32(const uint8_t *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static err_t fail(frame_dec *d, err_t e)
-{
+static err_t fail(frame_dec *d, err_t e) {
     d->failed = e;
     return e;
 }
 
-static err_t validate_header(frame_dec *d)
-{
+static err_t validate_header(frame_dec *d) {
     size_t len = le32(d->hdr);
     uint32_t seqno = le32(d->hdr + 4);
     if (len < PROTO_FRAME_MIN || len > d->max) {
@@ -98,8 +87,7 @@ static err_t validate_header(frame_dec *d)
     return ERR_OK;
 }
 
-static void complete(frame_dec *d, const uint8_t *payload, frame *out)
-{
+static void complete(frame_dec *d, const uint8_t *payload, frame *out) {
     out->payload = payload;
     out->len = d->body_len;
     out->seqno = d->next_seqno;
@@ -108,8 +96,7 @@ static void complete(frame_dec *d, const uint8_t *payload, frame *out)
     d->body_len = 0;
 }
 
-err_t frame_dec_feed(frame_dec *d, const uint8_t *data, size_t n, size_t *used, frame *out)
-{
+err_t frame_dec_feed(frame_dec *d, const uint8_t *data, size_t n, size_t *used, frame *out) {
     *used = 0;
     if (d->failed != ERR_OK) {
         return d->failed;

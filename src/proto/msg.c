@@ -2076,8 +2076,7 @@ const tlo_type *const cm_all_types[] = {
 };
 const size_t cm_all_types_count = sizeof(cm_all_types) / sizeof(cm_all_types[0]);
 
-const tlo_desc *cm_find(uint32_t id)
-{
+const tlo_desc *cm_find(uint32_t id) {
     for (size_t i = 0; i < cm_all_count; i++) {
         if (cm_all[i]->id == id) {
             return cm_all[i];

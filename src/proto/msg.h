@@ -186,16 +186,13 @@ struct cm_tcp_ping {
     int64_t id;
 };
 extern const tlo_desc cm_tcp_ping_desc;
-static inline MUST_CHECK err_t cm_tcp_ping_encode(buf *b, const cm_tcp_ping *m)
-{
+static inline MUST_CHECK err_t cm_tcp_ping_encode(buf *b, const cm_tcp_ping *m) {
     return tlo_encode(b, &cm_tcp_ping_desc, m);
 }
-static inline MUST_CHECK err_t cm_tcp_ping_decode(cur *c, cm_tcp_ping *m)
-{
+static inline MUST_CHECK err_t cm_tcp_ping_decode(cur *c, cm_tcp_ping *m) {
     return tlo_decode(c, &cm_tcp_ping_desc, m);
 }
-static inline void cm_tcp_ping_free(cm_tcp_ping *m)
-{
+static inline void cm_tcp_ping_free(cm_tcp_ping *m) {
     tlo_free(&cm_tcp_ping_desc, m);
 }
 
@@ -204,16 +201,13 @@ struct cm_tcp_pong {
     int64_t id;
 };
 extern const tlo_desc cm_tcp_pong_desc;
-static inline MUST_CHECK err_t cm_tcp_pong_encode(buf *b, const cm_tcp_pong *m)
-{
+static inline MUST_CHECK err_t cm_tcp_pong_encode(buf *b, const cm_tcp_pong *m) {
     return tlo_encode(b, &cm_tcp_pong_desc, m);
 }
-static inline MUST_CHECK err_t cm_tcp_pong_decode(cur *c, cm_tcp_pong *m)
-{
+static inline MUST_CHECK err_t cm_tcp_pong_decode(cur *c, cm_tcp_pong *m) {
     return tlo_decode(c, &cm_tcp_pong_desc, m);
 }
-static inline void cm_tcp_pong_free(cm_tcp_pong *m)
-{
+static inline void cm_tcp_pong_free(cm_tcp_pong *m) {
     tlo_free(&cm_tcp_pong_desc, m);
 }
 
@@ -222,16 +216,13 @@ struct cm_tcp_packet {
     tl_bytes data;
 };
 extern const tlo_desc cm_tcp_packet_desc;
-static inline MUST_CHECK err_t cm_tcp_packet_encode(buf *b, const cm_tcp_packet *m)
-{
+static inline MUST_CHECK err_t cm_tcp_packet_encode(buf *b, const cm_tcp_packet *m) {
     return tlo_encode(b, &cm_tcp_packet_desc, m);
 }
-static inline MUST_CHECK err_t cm_tcp_packet_decode(cur *c, cm_tcp_packet *m)
-{
+static inline MUST_CHECK err_t cm_tcp_packet_decode(cur *c, cm_tcp_packet *m) {
     return tlo_decode(c, &cm_tcp_packet_desc, m);
 }
-static inline void cm_tcp_packet_free(cm_tcp_packet *m)
-{
+static inline void cm_tcp_packet_free(cm_tcp_packet *m) {
     tlo_free(&cm_tcp_packet_desc, m);
 }
 
@@ -241,16 +232,13 @@ struct cm_tcp_query_answer {
     tl_bytes data;
 };
 extern const tlo_desc cm_tcp_query_answer_desc;
-static inline MUST_CHECK err_t cm_tcp_query_answer_encode(buf *b, const cm_tcp_query_answer *m)
-{
+static inline MUST_CHECK err_t cm_tcp_query_answer_encode(buf *b, const cm_tcp_query_answer *m) {
     return tlo_encode(b, &cm_tcp_query_answer_desc, m);
 }
-static inline MUST_CHECK err_t cm_tcp_query_answer_decode(cur *c, cm_tcp_query_answer *m)
-{
+static inline MUST_CHECK err_t cm_tcp_query_answer_decode(cur *c, cm_tcp_query_answer *m) {
     return tlo_decode(c, &cm_tcp_query_answer_desc, m);
 }
-static inline void cm_tcp_query_answer_free(cm_tcp_query_answer *m)
-{
+static inline void cm_tcp_query_answer_free(cm_tcp_query_answer *m) {
     tlo_free(&cm_tcp_query_answer_desc, m);
 }
 
@@ -261,16 +249,13 @@ struct cm_tcp_query_error {
     tl_bytes message;
 };
 extern const tlo_desc cm_tcp_query_error_desc;
-static inline MUST_CHECK err_t cm_tcp_query_error_encode(buf *b, const cm_tcp_query_error *m)
-{
+static inline MUST_CHECK err_t cm_tcp_query_error_encode(buf *b, const cm_tcp_query_error *m) {
     return tlo_encode(b, &cm_tcp_query_error_desc, m);
 }
-static inline MUST_CHECK err_t cm_tcp_query_error_decode(cur *c, cm_tcp_query_error *m)
-{
+static inline MUST_CHECK err_t cm_tcp_query_error_decode(cur *c, cm_tcp_query_error *m) {
     return tlo_decode(c, &cm_tcp_query_error_desc, m);
 }
-static inline void cm_tcp_query_error_free(cm_tcp_query_error *m)
-{
+static inline void cm_tcp_query_error_free(cm_tcp_query_error *m) {
     tlo_free(&cm_tcp_query_error_desc, m);
 }
 
@@ -280,16 +265,13 @@ struct cm_tcp_query {
     tl_bytes data;
 };
 extern const tlo_desc cm_tcp_query_desc;
-static inline MUST_CHECK err_t cm_tcp_query_encode(buf *b, const cm_tcp_query *m)
-{
+static inline MUST_CHECK err_t cm_tcp_query_encode(buf *b, const cm_tcp_query *m) {
     return tlo_encode(b, &cm_tcp_query_desc, m);
 }
-static inline MUST_CHECK err_t cm_tcp_query_decode(cur *c, cm_tcp_query *m)
-{
+static inline MUST_CHECK err_t cm_tcp_query_decode(cur *c, cm_tcp_query *m) {
     return tlo_decode(c, &cm_tcp_query_desc, m);
 }
-static inline void cm_tcp_query_free(cm_tcp_query *m)
-{
+static inline void cm_tcp_query_free(cm_tcp_query *m) {
     tlo_free(&cm_tcp_query_desc, m);
 }
 
@@ -298,16 +280,13 @@ struct cm_tcp_connected {
     int64_t id;
 };
 extern const tlo_desc cm_tcp_connected_desc;
-static inline MUST_CHECK err_t cm_tcp_connected_encode(buf *b, const cm_tcp_connected *m)
-{
+static inline MUST_CHECK err_t cm_tcp_connected_encode(buf *b, const cm_tcp_connected *m) {
     return tlo_encode(b, &cm_tcp_connected_desc, m);
 }
-static inline MUST_CHECK err_t cm_tcp_connected_decode(cur *c, cm_tcp_connected *m)
-{
+static inline MUST_CHECK err_t cm_tcp_connected_decode(cur *c, cm_tcp_connected *m) {
     return tlo_decode(c, &cm_tcp_connected_desc, m);
 }
-static inline void cm_tcp_connected_free(cm_tcp_connected *m)
-{
+static inline void cm_tcp_connected_free(cm_tcp_connected *m) {
     tlo_free(&cm_tcp_connected_desc, m);
 }
 
@@ -316,16 +295,13 @@ struct cm_tcp_connect {
     int64_t id;
 };
 extern const tlo_desc cm_tcp_connect_desc;
-static inline MUST_CHECK err_t cm_tcp_connect_encode(buf *b, const cm_tcp_connect *m)
-{
+static inline MUST_CHECK err_t cm_tcp_connect_encode(buf *b, const cm_tcp_connect *m) {
     return tlo_encode(b, &cm_tcp_connect_desc, m);
 }
-static inline MUST_CHECK err_t cm_tcp_connect_decode(cur *c, cm_tcp_connect *m)
-{
+static inline MUST_CHECK err_t cm_tcp_connect_decode(cur *c, cm_tcp_connect *m) {
     return tlo_decode(c, &cm_tcp_connect_desc, m);
 }
-static inline void cm_tcp_connect_free(cm_tcp_connect *m)
-{
+static inline void cm_tcp_connect_free(cm_tcp_connect *m) {
     tlo_free(&cm_tcp_connect_desc, m);
 }
 
@@ -335,16 +311,13 @@ struct cm_http_header {
     tl_bytes value;
 };
 extern const tlo_desc cm_http_header_desc;
-static inline MUST_CHECK err_t cm_http_header_encode(buf *b, const cm_http_header *m)
-{
+static inline MUST_CHECK err_t cm_http_header_encode(buf *b, const cm_http_header *m) {
     return tlo_encode(b, &cm_http_header_desc, m);
 }
-static inline MUST_CHECK err_t cm_http_header_decode(cur *c, cm_http_header *m)
-{
+static inline MUST_CHECK err_t cm_http_header_decode(cur *c, cm_http_header *m) {
     return tlo_decode(c, &cm_http_header_desc, m);
 }
-static inline void cm_http_header_free(cm_http_header *m)
-{
+static inline void cm_http_header_free(cm_http_header *m) {
     tlo_free(&cm_http_header_desc, m);
 }
 
@@ -358,16 +331,13 @@ struct cm_http_response {
     tl_bytes payload;
 };
 extern const tlo_desc cm_http_response_desc;
-static inline MUST_CHECK err_t cm_http_response_encode(buf *b, const cm_http_response *m)
-{
+static inline MUST_CHECK err_t cm_http_response_encode(buf *b, const cm_http_response *m) {
     return tlo_encode(b, &cm_http_response_desc, m);
 }
-static inline MUST_CHECK err_t cm_http_response_decode(cur *c, cm_http_response *m)
-{
+static inline MUST_CHECK err_t cm_http_response_decode(cur *c, cm_http_response *m) {
     return tlo_decode(c, &cm_http_response_desc, m);
 }
-static inline void cm_http_response_free(cm_http_response *m)
-{
+static inline void cm_http_response_free(cm_http_response *m) {
     tlo_free(&cm_http_response_desc, m);
 }
 
@@ -380,16 +350,13 @@ struct cm_tokens_used {
     int64_t total_tokens_used;
 };
 extern const tlo_desc cm_tokens_used_desc;
-static inline MUST_CHECK err_t cm_tokens_used_encode(buf *b, const cm_tokens_used *m)
-{
+static inline MUST_CHECK err_t cm_tokens_used_encode(buf *b, const cm_tokens_used *m) {
     return tlo_encode(b, &cm_tokens_used_desc, m);
 }
-static inline MUST_CHECK err_t cm_tokens_used_decode(cur *c, cm_tokens_used *m)
-{
+static inline MUST_CHECK err_t cm_tokens_used_decode(cur *c, cm_tokens_used *m) {
     return tlo_decode(c, &cm_tokens_used_desc, m);
 }
-static inline void cm_tokens_used_free(cm_tokens_used *m)
-{
+static inline void cm_tokens_used_free(cm_tokens_used *m) {
     tlo_free(&cm_tokens_used_desc, m);
 }
 
@@ -406,16 +373,13 @@ struct cm_worker_params {
     int32_t max_proto_version;   /* if flags bit 1 */
 };
 extern const tlo_desc cm_worker_params_desc;
-static inline MUST_CHECK err_t cm_worker_params_encode(buf *b, const cm_worker_params *m)
-{
+static inline MUST_CHECK err_t cm_worker_params_encode(buf *b, const cm_worker_params *m) {
     return tlo_encode(b, &cm_worker_params_desc, m);
 }
-static inline MUST_CHECK err_t cm_worker_params_decode(cur *c, cm_worker_params *m)
-{
+static inline MUST_CHECK err_t cm_worker_params_decode(cur *c, cm_worker_params *m) {
     return tlo_decode(c, &cm_worker_params_desc, m);
 }
-static inline void cm_worker_params_free(cm_worker_params *m)
-{
+static inline void cm_worker_params_free(cm_worker_params *m) {
     tlo_free(&cm_worker_params_desc, m);
 }
 
@@ -429,16 +393,13 @@ struct cm_proxy_params {
     int32_t proto_version; /* if flags bit 1 */
 };
 extern const tlo_desc cm_proxy_params_desc;
-static inline MUST_CHECK err_t cm_proxy_params_encode(buf *b, const cm_proxy_params *m)
-{
+static inline MUST_CHECK err_t cm_proxy_params_encode(buf *b, const cm_proxy_params *m) {
     return tlo_encode(b, &cm_proxy_params_desc, m);
 }
-static inline MUST_CHECK err_t cm_proxy_params_decode(cur *c, cm_proxy_params *m)
-{
+static inline MUST_CHECK err_t cm_proxy_params_decode(cur *c, cm_proxy_params *m) {
     return tlo_decode(c, &cm_proxy_params_desc, m);
 }
-static inline void cm_proxy_params_free(cm_proxy_params *m)
-{
+static inline void cm_proxy_params_free(cm_proxy_params *m) {
     tlo_free(&cm_proxy_params_desc, m);
 }
 
@@ -451,16 +412,13 @@ struct cm_client_params {
     int32_t max_proto_version; /* if flags bit 1 */
 };
 extern const tlo_desc cm_client_params_desc;
-static inline MUST_CHECK err_t cm_client_params_encode(buf *b, const cm_client_params *m)
-{
+static inline MUST_CHECK err_t cm_client_params_encode(buf *b, const cm_client_params *m) {
     return tlo_encode(b, &cm_client_params_desc, m);
 }
-static inline MUST_CHECK err_t cm_client_params_decode(cur *c, cm_client_params *m)
-{
+static inline MUST_CHECK err_t cm_client_params_decode(cur *c, cm_client_params *m) {
     return tlo_decode(c, &cm_client_params_desc, m);
 }
-static inline void cm_client_params_free(cm_client_params *m)
-{
+static inline void cm_client_params_free(cm_client_params *m) {
     tlo_free(&cm_client_params_desc, m);
 }
 
@@ -470,16 +428,13 @@ struct cm_proxy_signed_payment {
 };
 extern const tlo_desc cm_proxy_signed_payment_desc;
 static inline MUST_CHECK err_t cm_proxy_signed_payment_encode(buf *b,
-                                                              const cm_proxy_signed_payment *m)
-{
+                                                              const cm_proxy_signed_payment *m) {
     return tlo_encode(b, &cm_proxy_signed_payment_desc, m);
 }
-static inline MUST_CHECK err_t cm_proxy_signed_payment_decode(cur *c, cm_proxy_signed_payment *m)
-{
+static inline MUST_CHECK err_t cm_proxy_signed_payment_decode(cur *c, cm_proxy_signed_payment *m) {
     return tlo_decode(c, &cm_proxy_signed_payment_desc, m);
 }
-static inline void cm_proxy_signed_payment_free(cm_proxy_signed_payment *m)
-{
+static inline void cm_proxy_signed_payment_free(cm_proxy_signed_payment *m) {
     tlo_free(&cm_proxy_signed_payment_desc, m);
 }
 
@@ -489,17 +444,14 @@ struct cm_proxy_signed_payment_empty {
 };
 extern const tlo_desc cm_proxy_signed_payment_empty_desc;
 static inline MUST_CHECK err_t
-cm_proxy_signed_payment_empty_encode(buf *b, const cm_proxy_signed_payment_empty *m)
-{
+cm_proxy_signed_payment_empty_encode(buf *b, const cm_proxy_signed_payment_empty *m) {
     return tlo_encode(b, &cm_proxy_signed_payment_empty_desc, m);
 }
 static inline MUST_CHECK err_t
-cm_proxy_signed_payment_empty_decode(cur *c, cm_proxy_signed_payment_empty *m)
-{
+cm_proxy_signed_payment_empty_decode(cur *c, cm_proxy_signed_payment_empty *m) {
     return tlo_decode(c, &cm_proxy_signed_payment_empty_desc, m);
 }
-static inline void cm_proxy_signed_payment_empty_free(cm_proxy_signed_payment_empty *m)
-{
+static inline void cm_proxy_signed_payment_empty_free(cm_proxy_signed_payment_empty *m) {
     tlo_free(&cm_proxy_signed_payment_empty_desc, m);
 }
 
@@ -509,19 +461,16 @@ struct cm_client_proxy_connection_auth_short {
     int64_t nonce;
 };
 extern const tlo_desc cm_client_proxy_connection_auth_short_desc;
-static inline MUST_CHECK err_t
-cm_client_proxy_connection_auth_short_encode(buf *b, const cm_client_proxy_connection_auth_short *m)
-{
+static inline MUST_CHECK err_t cm_client_proxy_connection_auth_short_encode(
+    buf *b, const cm_client_proxy_connection_auth_short *m) {
     return tlo_encode(b, &cm_client_proxy_connection_auth_short_desc, m);
 }
 static inline MUST_CHECK err_t
-cm_client_proxy_connection_auth_short_decode(cur *c, cm_client_proxy_connection_auth_short *m)
-{
+cm_client_proxy_connection_auth_short_decode(cur *c, cm_client_proxy_connection_auth_short *m) {
     return tlo_decode(c, &cm_client_proxy_connection_auth_short_desc, m);
 }
 static inline void
-cm_client_proxy_connection_auth_short_free(cm_client_proxy_connection_auth_short *m)
-{
+cm_client_proxy_connection_auth_short_free(cm_client_proxy_connection_auth_short *m) {
     tlo_free(&cm_client_proxy_connection_auth_short_desc, m);
 }
 
@@ -531,18 +480,15 @@ struct cm_client_proxy_connection_auth_long {
 };
 extern const tlo_desc cm_client_proxy_connection_auth_long_desc;
 static inline MUST_CHECK err_t
-cm_client_proxy_connection_auth_long_encode(buf *b, const cm_client_proxy_connection_auth_long *m)
-{
+cm_client_proxy_connection_auth_long_encode(buf *b, const cm_client_proxy_connection_auth_long *m) {
     return tlo_encode(b, &cm_client_proxy_connection_auth_long_desc, m);
 }
 static inline MUST_CHECK err_t
-cm_client_proxy_connection_auth_long_decode(cur *c, cm_client_proxy_connection_auth_long *m)
-{
+cm_client_proxy_connection_auth_long_decode(cur *c, cm_client_proxy_connection_auth_long *m) {
     return tlo_decode(c, &cm_client_proxy_connection_auth_long_desc, m);
 }
 static inline void
-cm_client_proxy_connection_auth_long_free(cm_client_proxy_connection_auth_long *m)
-{
+cm_client_proxy_connection_auth_long_free(cm_client_proxy_connection_auth_long *m) {
     tlo_free(&cm_client_proxy_connection_auth_long_desc, m);
 }
 
@@ -556,16 +502,14 @@ struct cmt_proxy_signed_payment {
 };
 extern const tlo_type cmt_proxy_signed_payment_type;
 static inline MUST_CHECK err_t cmt_proxy_signed_payment_encode(buf *b,
-                                                               const cmt_proxy_signed_payment *m)
-{
+                                                               const cmt_proxy_signed_payment *m) {
     return tlo_type_encode(b, &cmt_proxy_signed_payment_type, m);
 }
-static inline MUST_CHECK err_t cmt_proxy_signed_payment_decode(cur *c, cmt_proxy_signed_payment *m)
-{
+static inline MUST_CHECK err_t cmt_proxy_signed_payment_decode(cur *c,
+                                                               cmt_proxy_signed_payment *m) {
     return tlo_type_decode(c, &cmt_proxy_signed_payment_type, m);
 }
-static inline void cmt_proxy_signed_payment_free(cmt_proxy_signed_payment *m)
-{
+static inline void cmt_proxy_signed_payment_free(cmt_proxy_signed_payment *m) {
     tlo_type_free(&cmt_proxy_signed_payment_type, m);
 }
 
@@ -577,18 +521,15 @@ struct cm_client_authorization_with_proxy_success {
 };
 extern const tlo_desc cm_client_authorization_with_proxy_success_desc;
 static inline MUST_CHECK err_t cm_client_authorization_with_proxy_success_encode(
-    buf *b, const cm_client_authorization_with_proxy_success *m)
-{
+    buf *b, const cm_client_authorization_with_proxy_success *m) {
     return tlo_encode(b, &cm_client_authorization_with_proxy_success_desc, m);
 }
 static inline MUST_CHECK err_t cm_client_authorization_with_proxy_success_decode(
-    cur *c, cm_client_authorization_with_proxy_success *m)
-{
+    cur *c, cm_client_authorization_with_proxy_success *m) {
     return tlo_decode(c, &cm_client_authorization_with_proxy_success_desc, m);
 }
 static inline void
-cm_client_authorization_with_proxy_success_free(cm_client_authorization_with_proxy_success *m)
-{
+cm_client_authorization_with_proxy_success_free(cm_client_authorization_with_proxy_success *m) {
     tlo_free(&cm_client_authorization_with_proxy_success_desc, m);
 }
 
@@ -599,18 +540,15 @@ struct cm_client_authorization_with_proxy_failed {
 };
 extern const tlo_desc cm_client_authorization_with_proxy_failed_desc;
 static inline MUST_CHECK err_t cm_client_authorization_with_proxy_failed_encode(
-    buf *b, const cm_client_authorization_with_proxy_failed *m)
-{
+    buf *b, const cm_client_authorization_with_proxy_failed *m) {
     return tlo_encode(b, &cm_client_authorization_with_proxy_failed_desc, m);
 }
 static inline MUST_CHECK err_t cm_client_authorization_with_proxy_failed_decode(
-    cur *c, cm_client_authorization_with_proxy_failed *m)
-{
+    cur *c, cm_client_authorization_with_proxy_failed *m) {
     return tlo_decode(c, &cm_client_authorization_with_proxy_failed_desc, m);
 }
 static inline void
-cm_client_authorization_with_proxy_failed_free(cm_client_authorization_with_proxy_failed *m)
-{
+cm_client_authorization_with_proxy_failed_free(cm_client_authorization_with_proxy_failed *m) {
     tlo_free(&cm_client_authorization_with_proxy_failed_desc, m);
 }
 
@@ -625,17 +563,14 @@ struct cmt_client_proxy_connection_auth {
 };
 extern const tlo_type cmt_client_proxy_connection_auth_type;
 static inline MUST_CHECK err_t
-cmt_client_proxy_connection_auth_encode(buf *b, const cmt_client_proxy_connection_auth *m)
-{
+cmt_client_proxy_connection_auth_encode(buf *b, const cmt_client_proxy_connection_auth *m) {
     return tlo_type_encode(b, &cmt_client_proxy_connection_auth_type, m);
 }
 static inline MUST_CHECK err_t
-cmt_client_proxy_connection_auth_decode(cur *c, cmt_client_proxy_connection_auth *m)
-{
+cmt_client_proxy_connection_auth_decode(cur *c, cmt_client_proxy_connection_auth *m) {
     return tlo_type_decode(c, &cmt_client_proxy_connection_auth_type, m);
 }
-static inline void cmt_client_proxy_connection_auth_free(cmt_client_proxy_connection_auth *m)
-{
+static inline void cmt_client_proxy_connection_auth_free(cmt_client_proxy_connection_auth *m) {
     tlo_type_free(&cmt_client_proxy_connection_auth_type, m);
 }
 
@@ -648,17 +583,14 @@ struct cm_client_connected_to_proxy {
 };
 extern const tlo_desc cm_client_connected_to_proxy_desc;
 static inline MUST_CHECK err_t
-cm_client_connected_to_proxy_encode(buf *b, const cm_client_connected_to_proxy *m)
-{
+cm_client_connected_to_proxy_encode(buf *b, const cm_client_connected_to_proxy *m) {
     return tlo_encode(b, &cm_client_connected_to_proxy_desc, m);
 }
-static inline MUST_CHECK err_t cm_client_connected_to_proxy_decode(cur *c,
-                                                                   cm_client_connected_to_proxy *m)
-{
+static inline MUST_CHECK err_t
+cm_client_connected_to_proxy_decode(cur *c, cm_client_connected_to_proxy *m) {
     return tlo_decode(c, &cm_client_connected_to_proxy_desc, m);
 }
-static inline void cm_client_connected_to_proxy_free(cm_client_connected_to_proxy *m)
-{
+static inline void cm_client_connected_to_proxy_free(cm_client_connected_to_proxy *m) {
     tlo_free(&cm_client_connected_to_proxy_desc, m);
 }
 
@@ -671,16 +603,13 @@ struct cm_client_query_answer {
 };
 extern const tlo_desc cm_client_query_answer_desc;
 static inline MUST_CHECK err_t cm_client_query_answer_encode(buf *b,
-                                                             const cm_client_query_answer *m)
-{
+                                                             const cm_client_query_answer *m) {
     return tlo_encode(b, &cm_client_query_answer_desc, m);
 }
-static inline MUST_CHECK err_t cm_client_query_answer_decode(cur *c, cm_client_query_answer *m)
-{
+static inline MUST_CHECK err_t cm_client_query_answer_decode(cur *c, cm_client_query_answer *m) {
     return tlo_decode(c, &cm_client_query_answer_desc, m);
 }
-static inline void cm_client_query_answer_free(cm_client_query_answer *m)
-{
+static inline void cm_client_query_answer_free(cm_client_query_answer *m) {
     tlo_free(&cm_client_query_answer_desc, m);
 }
 
@@ -693,17 +622,14 @@ struct cm_client_query_answer_error {
 };
 extern const tlo_desc cm_client_query_answer_error_desc;
 static inline MUST_CHECK err_t
-cm_client_query_answer_error_encode(buf *b, const cm_client_query_answer_error *m)
-{
+cm_client_query_answer_error_encode(buf *b, const cm_client_query_answer_error *m) {
     return tlo_encode(b, &cm_client_query_answer_error_desc, m);
 }
-static inline MUST_CHECK err_t cm_client_query_answer_error_decode(cur *c,
-                                                                   cm_client_query_answer_error *m)
-{
+static inline MUST_CHECK err_t
+cm_client_query_answer_error_decode(cur *c, cm_client_query_answer_error *m) {
     return tlo_decode(c, &cm_client_query_answer_error_desc, m);
 }
-static inline void cm_client_query_answer_error_free(cm_client_query_answer_error *m)
-{
+static inline void cm_client_query_answer_error_free(cm_client_query_answer_error *m) {
     tlo_free(&cm_client_query_answer_error_desc, m);
 }
 
@@ -716,17 +642,14 @@ struct cm_client_query_answer_part {
 };
 extern const tlo_desc cm_client_query_answer_part_desc;
 static inline MUST_CHECK err_t
-cm_client_query_answer_part_encode(buf *b, const cm_client_query_answer_part *m)
-{
+cm_client_query_answer_part_encode(buf *b, const cm_client_query_answer_part *m) {
     return tlo_encode(b, &cm_client_query_answer_part_desc, m);
 }
 static inline MUST_CHECK err_t cm_client_query_answer_part_decode(cur *c,
-                                                                  cm_client_query_answer_part *m)
-{
+                                                                  cm_client_query_answer_part *m) {
     return tlo_decode(c, &cm_client_query_answer_part_desc, m);
 }
-static inline void cm_client_query_answer_part_free(cm_client_query_answer_part *m)
-{
+static inline void cm_client_query_answer_part_free(cm_client_query_answer_part *m) {
     tlo_free(&cm_client_query_answer_part_desc, m);
 }
 
@@ -739,17 +662,14 @@ struct cm_client_query_answer_part_error {
 };
 extern const tlo_desc cm_client_query_answer_part_error_desc;
 static inline MUST_CHECK err_t
-cm_client_query_answer_part_error_encode(buf *b, const cm_client_query_answer_part_error *m)
-{
+cm_client_query_answer_part_error_encode(buf *b, const cm_client_query_answer_part_error *m) {
     return tlo_encode(b, &cm_client_query_answer_part_error_desc, m);
 }
 static inline MUST_CHECK err_t
-cm_client_query_answer_part_error_decode(cur *c, cm_client_query_answer_part_error *m)
-{
+cm_client_query_answer_part_error_decode(cur *c, cm_client_query_answer_part_error *m) {
     return tlo_decode(c, &cm_client_query_answer_part_error_desc, m);
 }
-static inline void cm_client_query_answer_part_error_free(cm_client_query_answer_part_error *m)
-{
+static inline void cm_client_query_answer_part_error_free(cm_client_query_answer_part_error *m) {
     tlo_free(&cm_client_query_answer_part_error_desc, m);
 }
 
@@ -766,17 +686,14 @@ struct cm_client_query_final_info {
 };
 extern const tlo_desc cm_client_query_final_info_desc;
 static inline MUST_CHECK err_t
-cm_client_query_final_info_encode(buf *b, const cm_client_query_final_info *m)
-{
+cm_client_query_final_info_encode(buf *b, const cm_client_query_final_info *m) {
     return tlo_encode(b, &cm_client_query_final_info_desc, m);
 }
 static inline MUST_CHECK err_t cm_client_query_final_info_decode(cur *c,
-                                                                 cm_client_query_final_info *m)
-{
+                                                                 cm_client_query_final_info *m) {
     return tlo_decode(c, &cm_client_query_final_info_desc, m);
 }
-static inline void cm_client_query_final_info_free(cm_client_query_final_info *m)
-{
+static inline void cm_client_query_final_info_free(cm_client_query_final_info *m) {
     tlo_free(&cm_client_query_final_info_desc, m);
 }
 
@@ -788,18 +705,15 @@ struct cm_client_query_answer_ex {
     cm_client_query_final_info final_info; /* if flags bit 0 */
 };
 extern const tlo_desc cm_client_query_answer_ex_desc;
-static inline MUST_CHECK err_t cm_client_query_answer_ex_encode(buf *b,
-                                                                const cm_client_query_answer_ex *m)
-{
+static inline MUST_CHECK err_t
+cm_client_query_answer_ex_encode(buf *b, const cm_client_query_answer_ex *m) {
     return tlo_encode(b, &cm_client_query_answer_ex_desc, m);
 }
 static inline MUST_CHECK err_t cm_client_query_answer_ex_decode(cur *c,
-                                                                cm_client_query_answer_ex *m)
-{
+                                                                cm_client_query_answer_ex *m) {
     return tlo_decode(c, &cm_client_query_answer_ex_desc, m);
 }
-static inline void cm_client_query_answer_ex_free(cm_client_query_answer_ex *m)
-{
+static inline void cm_client_query_answer_ex_free(cm_client_query_answer_ex *m) {
     tlo_free(&cm_client_query_answer_ex_desc, m);
 }
 
@@ -813,17 +727,14 @@ struct cm_client_query_answer_error_ex {
 };
 extern const tlo_desc cm_client_query_answer_error_ex_desc;
 static inline MUST_CHECK err_t
-cm_client_query_answer_error_ex_encode(buf *b, const cm_client_query_answer_error_ex *m)
-{
+cm_client_query_answer_error_ex_encode(buf *b, const cm_client_query_answer_error_ex *m) {
     return tlo_encode(b, &cm_client_query_answer_error_ex_desc, m);
 }
 static inline MUST_CHECK err_t
-cm_client_query_answer_error_ex_decode(cur *c, cm_client_query_answer_error_ex *m)
-{
+cm_client_query_answer_error_ex_decode(cur *c, cm_client_query_answer_error_ex *m) {
     return tlo_decode(c, &cm_client_query_answer_error_ex_desc, m);
 }
-static inline void cm_client_query_answer_error_ex_free(cm_client_query_answer_error_ex *m)
-{
+static inline void cm_client_query_answer_error_ex_free(cm_client_query_answer_error_ex *m) {
     tlo_free(&cm_client_query_answer_error_ex_desc, m);
 }
 
@@ -836,17 +747,14 @@ struct cm_client_query_answer_part_ex {
 };
 extern const tlo_desc cm_client_query_answer_part_ex_desc;
 static inline MUST_CHECK err_t
-cm_client_query_answer_part_ex_encode(buf *b, const cm_client_query_answer_part_ex *m)
-{
+cm_client_query_answer_part_ex_encode(buf *b, const cm_client_query_answer_part_ex *m) {
     return tlo_encode(b, &cm_client_query_answer_part_ex_desc, m);
 }
 static inline MUST_CHECK err_t
-cm_client_query_answer_part_ex_decode(cur *c, cm_client_query_answer_part_ex *m)
-{
+cm_client_query_answer_part_ex_decode(cur *c, cm_client_query_answer_part_ex *m) {
     return tlo_decode(c, &cm_client_query_answer_part_ex_desc, m);
 }
-static inline void cm_client_query_answer_part_ex_free(cm_client_query_answer_part_ex *m)
-{
+static inline void cm_client_query_answer_part_ex_free(cm_client_query_answer_part_ex *m) {
     tlo_free(&cm_client_query_answer_part_ex_desc, m);
 }
 
@@ -855,16 +763,13 @@ struct cm_client_refund {
     tl_bytes data;
 };
 extern const tlo_desc cm_client_refund_desc;
-static inline MUST_CHECK err_t cm_client_refund_encode(buf *b, const cm_client_refund *m)
-{
+static inline MUST_CHECK err_t cm_client_refund_encode(buf *b, const cm_client_refund *m) {
     return tlo_encode(b, &cm_client_refund_desc, m);
 }
-static inline MUST_CHECK err_t cm_client_refund_decode(cur *c, cm_client_refund *m)
-{
+static inline MUST_CHECK err_t cm_client_refund_decode(cur *c, cm_client_refund *m) {
     return tlo_decode(c, &cm_client_refund_desc, m);
 }
-static inline void cm_client_refund_free(cm_client_refund *m)
-{
+static inline void cm_client_refund_free(cm_client_refund *m) {
     tlo_free(&cm_client_refund_desc, m);
 }
 
@@ -873,18 +778,15 @@ struct cm_client_refund_rejected {
     int64_t active_queries;
 };
 extern const tlo_desc cm_client_refund_rejected_desc;
-static inline MUST_CHECK err_t cm_client_refund_rejected_encode(buf *b,
-                                                                const cm_client_refund_rejected *m)
-{
+static inline MUST_CHECK err_t
+cm_client_refund_rejected_encode(buf *b, const cm_client_refund_rejected *m) {
     return tlo_encode(b, &cm_client_refund_rejected_desc, m);
 }
 static inline MUST_CHECK err_t cm_client_refund_rejected_decode(cur *c,
-                                                                cm_client_refund_rejected *m)
-{
+                                                                cm_client_refund_rejected *m) {
     return tlo_decode(c, &cm_client_refund_rejected_desc, m);
 }
-static inline void cm_client_refund_rejected_free(cm_client_refund_rejected *m)
-{
+static inline void cm_client_refund_rejected_free(cm_client_refund_rejected *m) {
     tlo_free(&cm_client_refund_rejected_desc, m);
 }
 
@@ -897,16 +799,14 @@ struct cm_client_worker_type {
     int32_t coefficient_max;
 };
 extern const tlo_desc cm_client_worker_type_desc;
-static inline MUST_CHECK err_t cm_client_worker_type_encode(buf *b, const cm_client_worker_type *m)
-{
+static inline MUST_CHECK err_t cm_client_worker_type_encode(buf *b,
+                                                            const cm_client_worker_type *m) {
     return tlo_encode(b, &cm_client_worker_type_desc, m);
 }
-static inline MUST_CHECK err_t cm_client_worker_type_decode(cur *c, cm_client_worker_type *m)
-{
+static inline MUST_CHECK err_t cm_client_worker_type_decode(cur *c, cm_client_worker_type *m) {
     return tlo_decode(c, &cm_client_worker_type_desc, m);
 }
-static inline void cm_client_worker_type_free(cm_client_worker_type *m)
-{
+static inline void cm_client_worker_type_free(cm_client_worker_type *m) {
     tlo_free(&cm_client_worker_type_desc, m);
 }
 
@@ -917,16 +817,13 @@ struct cm_client_worker_types {
 };
 extern const tlo_desc cm_client_worker_types_desc;
 static inline MUST_CHECK err_t cm_client_worker_types_encode(buf *b,
-                                                             const cm_client_worker_types *m)
-{
+                                                             const cm_client_worker_types *m) {
     return tlo_encode(b, &cm_client_worker_types_desc, m);
 }
-static inline MUST_CHECK err_t cm_client_worker_types_decode(cur *c, cm_client_worker_types *m)
-{
+static inline MUST_CHECK err_t cm_client_worker_types_decode(cur *c, cm_client_worker_types *m) {
     return tlo_decode(c, &cm_client_worker_types_desc, m);
 }
-static inline void cm_client_worker_types_free(cm_client_worker_types *m)
-{
+static inline void cm_client_worker_types_free(cm_client_worker_types *m) {
     tlo_free(&cm_client_worker_types_desc, m);
 }
 
@@ -939,17 +836,14 @@ struct cm_client_worker_instance_v2 {
 };
 extern const tlo_desc cm_client_worker_instance_v2_desc;
 static inline MUST_CHECK err_t
-cm_client_worker_instance_v2_encode(buf *b, const cm_client_worker_instance_v2 *m)
-{
+cm_client_worker_instance_v2_encode(buf *b, const cm_client_worker_instance_v2 *m) {
     return tlo_encode(b, &cm_client_worker_instance_v2_desc, m);
 }
-static inline MUST_CHECK err_t cm_client_worker_instance_v2_decode(cur *c,
-                                                                   cm_client_worker_instance_v2 *m)
-{
+static inline MUST_CHECK err_t
+cm_client_worker_instance_v2_decode(cur *c, cm_client_worker_instance_v2 *m) {
     return tlo_decode(c, &cm_client_worker_instance_v2_desc, m);
 }
-static inline void cm_client_worker_instance_v2_free(cm_client_worker_instance_v2 *m)
-{
+static inline void cm_client_worker_instance_v2_free(cm_client_worker_instance_v2 *m) {
     tlo_free(&cm_client_worker_instance_v2_desc, m);
 }
 
@@ -961,16 +855,14 @@ struct cm_client_worker_type_v2 {
 };
 extern const tlo_desc cm_client_worker_type_v2_desc;
 static inline MUST_CHECK err_t cm_client_worker_type_v2_encode(buf *b,
-                                                               const cm_client_worker_type_v2 *m)
-{
+                                                               const cm_client_worker_type_v2 *m) {
     return tlo_encode(b, &cm_client_worker_type_v2_desc, m);
 }
-static inline MUST_CHECK err_t cm_client_worker_type_v2_decode(cur *c, cm_client_worker_type_v2 *m)
-{
+static inline MUST_CHECK err_t cm_client_worker_type_v2_decode(cur *c,
+                                                               cm_client_worker_type_v2 *m) {
     return tlo_decode(c, &cm_client_worker_type_v2_desc, m);
 }
-static inline void cm_client_worker_type_v2_free(cm_client_worker_type_v2 *m)
-{
+static inline void cm_client_worker_type_v2_free(cm_client_worker_type_v2 *m) {
     tlo_free(&cm_client_worker_type_v2_desc, m);
 }
 
@@ -980,18 +872,15 @@ struct cm_client_worker_types_v2 {
     uint32_t types_count;
 };
 extern const tlo_desc cm_client_worker_types_v2_desc;
-static inline MUST_CHECK err_t cm_client_worker_types_v2_encode(buf *b,
-                                                                const cm_client_worker_types_v2 *m)
-{
+static inline MUST_CHECK err_t
+cm_client_worker_types_v2_encode(buf *b, const cm_client_worker_types_v2 *m) {
     return tlo_encode(b, &cm_client_worker_types_v2_desc, m);
 }
 static inline MUST_CHECK err_t cm_client_worker_types_v2_decode(cur *c,
-                                                                cm_client_worker_types_v2 *m)
-{
+                                                                cm_client_worker_types_v2 *m) {
     return tlo_decode(c, &cm_client_worker_types_v2_desc, m);
 }
-static inline void cm_client_worker_types_v2_free(cm_client_worker_types_v2 *m)
-{
+static inline void cm_client_worker_types_v2_free(cm_client_worker_types_v2 *m) {
     tlo_free(&cm_client_worker_types_v2_desc, m);
 }
 
@@ -1003,16 +892,14 @@ struct cm_client_payment_status {
 };
 extern const tlo_desc cm_client_payment_status_desc;
 static inline MUST_CHECK err_t cm_client_payment_status_encode(buf *b,
-                                                               const cm_client_payment_status *m)
-{
+                                                               const cm_client_payment_status *m) {
     return tlo_encode(b, &cm_client_payment_status_desc, m);
 }
-static inline MUST_CHECK err_t cm_client_payment_status_decode(cur *c, cm_client_payment_status *m)
-{
+static inline MUST_CHECK err_t cm_client_payment_status_decode(cur *c,
+                                                               cm_client_payment_status *m) {
     return tlo_decode(c, &cm_client_payment_status_desc, m);
 }
-static inline void cm_client_payment_status_free(cm_client_payment_status *m)
-{
+static inline void cm_client_payment_status_free(cm_client_payment_status *m) {
     tlo_free(&cm_client_payment_status_desc, m);
 }
 
@@ -1026,17 +913,14 @@ struct cm_proxy_client_request_payment {
 };
 extern const tlo_desc cm_proxy_client_request_payment_desc;
 static inline MUST_CHECK err_t
-cm_proxy_client_request_payment_encode(buf *b, const cm_proxy_client_request_payment *m)
-{
+cm_proxy_client_request_payment_encode(buf *b, const cm_proxy_client_request_payment *m) {
     return tlo_encode(b, &cm_proxy_client_request_payment_desc, m);
 }
 static inline MUST_CHECK err_t
-cm_proxy_client_request_payment_decode(cur *c, cm_proxy_client_request_payment *m)
-{
+cm_proxy_client_request_payment_decode(cur *c, cm_proxy_client_request_payment *m) {
     return tlo_decode(c, &cm_proxy_client_request_payment_desc, m);
 }
-static inline void cm_proxy_client_request_payment_free(cm_proxy_client_request_payment *m)
-{
+static inline void cm_proxy_client_request_payment_free(cm_proxy_client_request_payment *m) {
     tlo_free(&cm_proxy_client_request_payment_desc, m);
 }
 
@@ -1048,16 +932,14 @@ struct cm_proxy_query_answer {
     cm_tokens_used tokens_used;
 };
 extern const tlo_desc cm_proxy_query_answer_desc;
-static inline MUST_CHECK err_t cm_proxy_query_answer_encode(buf *b, const cm_proxy_query_answer *m)
-{
+static inline MUST_CHECK err_t cm_proxy_query_answer_encode(buf *b,
+                                                            const cm_proxy_query_answer *m) {
     return tlo_encode(b, &cm_proxy_query_answer_desc, m);
 }
-static inline MUST_CHECK err_t cm_proxy_query_answer_decode(cur *c, cm_proxy_query_answer *m)
-{
+static inline MUST_CHECK err_t cm_proxy_query_answer_decode(cur *c, cm_proxy_query_answer *m) {
     return tlo_decode(c, &cm_proxy_query_answer_desc, m);
 }
-static inline void cm_proxy_query_answer_free(cm_proxy_query_answer *m)
-{
+static inline void cm_proxy_query_answer_free(cm_proxy_query_answer *m) {
     tlo_free(&cm_proxy_query_answer_desc, m);
 }
 
@@ -1070,17 +952,14 @@ struct cm_proxy_query_answer_error {
 };
 extern const tlo_desc cm_proxy_query_answer_error_desc;
 static inline MUST_CHECK err_t
-cm_proxy_query_answer_error_encode(buf *b, const cm_proxy_query_answer_error *m)
-{
+cm_proxy_query_answer_error_encode(buf *b, const cm_proxy_query_answer_error *m) {
     return tlo_encode(b, &cm_proxy_query_answer_error_desc, m);
 }
 static inline MUST_CHECK err_t cm_proxy_query_answer_error_decode(cur *c,
-                                                                  cm_proxy_query_answer_error *m)
-{
+                                                                  cm_proxy_query_answer_error *m) {
     return tlo_decode(c, &cm_proxy_query_answer_error_desc, m);
 }
-static inline void cm_proxy_query_answer_error_free(cm_proxy_query_answer_error *m)
-{
+static inline void cm_proxy_query_answer_error_free(cm_proxy_query_answer_error *m) {
     tlo_free(&cm_proxy_query_answer_error_desc, m);
 }
 
@@ -1093,17 +972,14 @@ struct cm_proxy_query_answer_part {
 };
 extern const tlo_desc cm_proxy_query_answer_part_desc;
 static inline MUST_CHECK err_t
-cm_proxy_query_answer_part_encode(buf *b, const cm_proxy_query_answer_part *m)
-{
+cm_proxy_query_answer_part_encode(buf *b, const cm_proxy_query_answer_part *m) {
     return tlo_encode(b, &cm_proxy_query_answer_part_desc, m);
 }
 static inline MUST_CHECK err_t cm_proxy_query_answer_part_decode(cur *c,
-                                                                 cm_proxy_query_answer_part *m)
-{
+                                                                 cm_proxy_query_answer_part *m) {
     return tlo_decode(c, &cm_proxy_query_answer_part_desc, m);
 }
-static inline void cm_proxy_query_answer_part_free(cm_proxy_query_answer_part *m)
-{
+static inline void cm_proxy_query_answer_part_free(cm_proxy_query_answer_part *m) {
     tlo_free(&cm_proxy_query_answer_part_desc, m);
 }
 
@@ -1116,17 +992,14 @@ struct cm_proxy_query_answer_part_error {
 };
 extern const tlo_desc cm_proxy_query_answer_part_error_desc;
 static inline MUST_CHECK err_t
-cm_proxy_query_answer_part_error_encode(buf *b, const cm_proxy_query_answer_part_error *m)
-{
+cm_proxy_query_answer_part_error_encode(buf *b, const cm_proxy_query_answer_part_error *m) {
     return tlo_encode(b, &cm_proxy_query_answer_part_error_desc, m);
 }
 static inline MUST_CHECK err_t
-cm_proxy_query_answer_part_error_decode(cur *c, cm_proxy_query_answer_part_error *m)
-{
+cm_proxy_query_answer_part_error_decode(cur *c, cm_proxy_query_answer_part_error *m) {
     return tlo_decode(c, &cm_proxy_query_answer_part_error_desc, m);
 }
-static inline void cm_proxy_query_answer_part_error_free(cm_proxy_query_answer_part_error *m)
-{
+static inline void cm_proxy_query_answer_part_error_free(cm_proxy_query_answer_part_error *m) {
     tlo_free(&cm_proxy_query_answer_part_error_desc, m);
 }
 
@@ -1139,18 +1012,15 @@ struct cm_proxy_query_final_info {
     double worker_end_time;   /* if flags bit 1 */
 };
 extern const tlo_desc cm_proxy_query_final_info_desc;
-static inline MUST_CHECK err_t cm_proxy_query_final_info_encode(buf *b,
-                                                                const cm_proxy_query_final_info *m)
-{
+static inline MUST_CHECK err_t
+cm_proxy_query_final_info_encode(buf *b, const cm_proxy_query_final_info *m) {
     return tlo_encode(b, &cm_proxy_query_final_info_desc, m);
 }
 static inline MUST_CHECK err_t cm_proxy_query_final_info_decode(cur *c,
-                                                                cm_proxy_query_final_info *m)
-{
+                                                                cm_proxy_query_final_info *m) {
     return tlo_decode(c, &cm_proxy_query_final_info_desc, m);
 }
-static inline void cm_proxy_query_final_info_free(cm_proxy_query_final_info *m)
-{
+static inline void cm_proxy_query_final_info_free(cm_proxy_query_final_info *m) {
     tlo_free(&cm_proxy_query_final_info_desc, m);
 }
 
@@ -1163,16 +1033,14 @@ struct cm_proxy_query_answer_ex {
 };
 extern const tlo_desc cm_proxy_query_answer_ex_desc;
 static inline MUST_CHECK err_t cm_proxy_query_answer_ex_encode(buf *b,
-                                                               const cm_proxy_query_answer_ex *m)
-{
+                                                               const cm_proxy_query_answer_ex *m) {
     return tlo_encode(b, &cm_proxy_query_answer_ex_desc, m);
 }
-static inline MUST_CHECK err_t cm_proxy_query_answer_ex_decode(cur *c, cm_proxy_query_answer_ex *m)
-{
+static inline MUST_CHECK err_t cm_proxy_query_answer_ex_decode(cur *c,
+                                                               cm_proxy_query_answer_ex *m) {
     return tlo_decode(c, &cm_proxy_query_answer_ex_desc, m);
 }
-static inline void cm_proxy_query_answer_ex_free(cm_proxy_query_answer_ex *m)
-{
+static inline void cm_proxy_query_answer_ex_free(cm_proxy_query_answer_ex *m) {
     tlo_free(&cm_proxy_query_answer_ex_desc, m);
 }
 
@@ -1186,17 +1054,14 @@ struct cm_proxy_query_answer_error_ex {
 };
 extern const tlo_desc cm_proxy_query_answer_error_ex_desc;
 static inline MUST_CHECK err_t
-cm_proxy_query_answer_error_ex_encode(buf *b, const cm_proxy_query_answer_error_ex *m)
-{
+cm_proxy_query_answer_error_ex_encode(buf *b, const cm_proxy_query_answer_error_ex *m) {
     return tlo_encode(b, &cm_proxy_query_answer_error_ex_desc, m);
 }
 static inline MUST_CHECK err_t
-cm_proxy_query_answer_error_ex_decode(cur *c, cm_proxy_query_answer_error_ex *m)
-{
+cm_proxy_query_answer_error_ex_decode(cur *c, cm_proxy_query_answer_error_ex *m) {
     return tlo_decode(c, &cm_proxy_query_answer_error_ex_desc, m);
 }
-static inline void cm_proxy_query_answer_error_ex_free(cm_proxy_query_answer_error_ex *m)
-{
+static inline void cm_proxy_query_answer_error_ex_free(cm_proxy_query_answer_error_ex *m) {
     tlo_free(&cm_proxy_query_answer_error_ex_desc, m);
 }
 
@@ -1209,17 +1074,14 @@ struct cm_proxy_query_answer_part_ex {
 };
 extern const tlo_desc cm_proxy_query_answer_part_ex_desc;
 static inline MUST_CHECK err_t
-cm_proxy_query_answer_part_ex_encode(buf *b, const cm_proxy_query_answer_part_ex *m)
-{
+cm_proxy_query_answer_part_ex_encode(buf *b, const cm_proxy_query_answer_part_ex *m) {
     return tlo_encode(b, &cm_proxy_query_answer_part_ex_desc, m);
 }
 static inline MUST_CHECK err_t
-cm_proxy_query_answer_part_ex_decode(cur *c, cm_proxy_query_answer_part_ex *m)
-{
+cm_proxy_query_answer_part_ex_decode(cur *c, cm_proxy_query_answer_part_ex *m) {
     return tlo_decode(c, &cm_proxy_query_answer_part_ex_desc, m);
 }
-static inline void cm_proxy_query_answer_part_ex_free(cm_proxy_query_answer_part_ex *m)
-{
+static inline void cm_proxy_query_answer_part_ex_free(cm_proxy_query_answer_part_ex *m) {
     tlo_free(&cm_proxy_query_answer_part_ex_desc, m);
 }
 
@@ -1234,17 +1096,14 @@ struct cm_proxy_worker_request_payment {
 };
 extern const tlo_desc cm_proxy_worker_request_payment_desc;
 static inline MUST_CHECK err_t
-cm_proxy_worker_request_payment_encode(buf *b, const cm_proxy_worker_request_payment *m)
-{
+cm_proxy_worker_request_payment_encode(buf *b, const cm_proxy_worker_request_payment *m) {
     return tlo_encode(b, &cm_proxy_worker_request_payment_desc, m);
 }
 static inline MUST_CHECK err_t
-cm_proxy_worker_request_payment_decode(cur *c, cm_proxy_worker_request_payment *m)
-{
+cm_proxy_worker_request_payment_decode(cur *c, cm_proxy_worker_request_payment *m) {
     return tlo_decode(c, &cm_proxy_worker_request_payment_desc, m);
 }
-static inline void cm_proxy_worker_request_payment_free(cm_proxy_worker_request_payment *m)
-{
+static inline void cm_proxy_worker_request_payment_free(cm_proxy_worker_request_payment *m) {
     tlo_free(&cm_proxy_worker_request_payment_desc, m);
 }
 
@@ -1254,17 +1113,14 @@ struct cm_worker_enabled_disabled {
 };
 extern const tlo_desc cm_worker_enabled_disabled_desc;
 static inline MUST_CHECK err_t
-cm_worker_enabled_disabled_encode(buf *b, const cm_worker_enabled_disabled *m)
-{
+cm_worker_enabled_disabled_encode(buf *b, const cm_worker_enabled_disabled *m) {
     return tlo_encode(b, &cm_worker_enabled_disabled_desc, m);
 }
 static inline MUST_CHECK err_t cm_worker_enabled_disabled_decode(cur *c,
-                                                                 cm_worker_enabled_disabled *m)
-{
+                                                                 cm_worker_enabled_disabled *m) {
     return tlo_decode(c, &cm_worker_enabled_disabled_desc, m);
 }
-static inline void cm_worker_enabled_disabled_free(cm_worker_enabled_disabled *m)
-{
+static inline void cm_worker_enabled_disabled_free(cm_worker_enabled_disabled *m) {
     tlo_free(&cm_worker_enabled_disabled_desc, m);
 }
 
@@ -1273,18 +1129,15 @@ struct cm_worker_new_coefficient {
     int32_t new_coefficient;
 };
 extern const tlo_desc cm_worker_new_coefficient_desc;
-static inline MUST_CHECK err_t cm_worker_new_coefficient_encode(buf *b,
-                                                                const cm_worker_new_coefficient *m)
-{
+static inline MUST_CHECK err_t
+cm_worker_new_coefficient_encode(buf *b, const cm_worker_new_coefficient *m) {
     return tlo_encode(b, &cm_worker_new_coefficient_desc, m);
 }
 static inline MUST_CHECK err_t cm_worker_new_coefficient_decode(cur *c,
-                                                                cm_worker_new_coefficient *m)
-{
+                                                                cm_worker_new_coefficient *m) {
     return tlo_decode(c, &cm_worker_new_coefficient_desc, m);
 }
-static inline void cm_worker_new_coefficient_free(cm_worker_new_coefficient *m)
-{
+static inline void cm_worker_new_coefficient_free(cm_worker_new_coefficient *m) {
     tlo_free(&cm_worker_new_coefficient_desc, m);
 }
 
@@ -1295,17 +1148,14 @@ struct cm_worker_connected_to_proxy {
 };
 extern const tlo_desc cm_worker_connected_to_proxy_desc;
 static inline MUST_CHECK err_t
-cm_worker_connected_to_proxy_encode(buf *b, const cm_worker_connected_to_proxy *m)
-{
+cm_worker_connected_to_proxy_encode(buf *b, const cm_worker_connected_to_proxy *m) {
     return tlo_encode(b, &cm_worker_connected_to_proxy_desc, m);
 }
-static inline MUST_CHECK err_t cm_worker_connected_to_proxy_decode(cur *c,
-                                                                   cm_worker_connected_to_proxy *m)
-{
+static inline MUST_CHECK err_t
+cm_worker_connected_to_proxy_decode(cur *c, cm_worker_connected_to_proxy *m) {
     return tlo_decode(c, &cm_worker_connected_to_proxy_desc, m);
 }
-static inline void cm_worker_connected_to_proxy_free(cm_worker_connected_to_proxy *m)
-{
+static inline void cm_worker_connected_to_proxy_free(cm_worker_connected_to_proxy *m) {
     tlo_free(&cm_worker_connected_to_proxy_desc, m);
 }
 
@@ -1318,18 +1168,15 @@ struct cm_worker_compare_balance_with_proxy_result {
 };
 extern const tlo_desc cm_worker_compare_balance_with_proxy_result_desc;
 static inline MUST_CHECK err_t cm_worker_compare_balance_with_proxy_result_encode(
-    buf *b, const cm_worker_compare_balance_with_proxy_result *m)
-{
+    buf *b, const cm_worker_compare_balance_with_proxy_result *m) {
     return tlo_encode(b, &cm_worker_compare_balance_with_proxy_result_desc, m);
 }
 static inline MUST_CHECK err_t cm_worker_compare_balance_with_proxy_result_decode(
-    cur *c, cm_worker_compare_balance_with_proxy_result *m)
-{
+    cur *c, cm_worker_compare_balance_with_proxy_result *m) {
     return tlo_decode(c, &cm_worker_compare_balance_with_proxy_result_desc, m);
 }
 static inline void
-cm_worker_compare_balance_with_proxy_result_free(cm_worker_compare_balance_with_proxy_result *m)
-{
+cm_worker_compare_balance_with_proxy_result_free(cm_worker_compare_balance_with_proxy_result *m) {
     tlo_free(&cm_worker_compare_balance_with_proxy_result_desc, m);
 }
 
@@ -1339,18 +1186,15 @@ struct cm_worker_extended_compare_balance_with_proxy_result {
 };
 extern const tlo_desc cm_worker_extended_compare_balance_with_proxy_result_desc;
 static inline MUST_CHECK err_t cm_worker_extended_compare_balance_with_proxy_result_encode(
-    buf *b, const cm_worker_extended_compare_balance_with_proxy_result *m)
-{
+    buf *b, const cm_worker_extended_compare_balance_with_proxy_result *m) {
     return tlo_encode(b, &cm_worker_extended_compare_balance_with_proxy_result_desc, m);
 }
 static inline MUST_CHECK err_t cm_worker_extended_compare_balance_with_proxy_result_decode(
-    cur *c, cm_worker_extended_compare_balance_with_proxy_result *m)
-{
+    cur *c, cm_worker_extended_compare_balance_with_proxy_result *m) {
     return tlo_decode(c, &cm_worker_extended_compare_balance_with_proxy_result_desc, m);
 }
 static inline void cm_worker_extended_compare_balance_with_proxy_result_free(
-    cm_worker_extended_compare_balance_with_proxy_result *m)
-{
+    cm_worker_extended_compare_balance_with_proxy_result *m) {
     tlo_free(&cm_worker_extended_compare_balance_with_proxy_result_desc, m);
 }
 
@@ -1360,17 +1204,15 @@ struct cm_worker_proxy_handshake_completed {
 };
 extern const tlo_desc cm_worker_proxy_handshake_completed_desc;
 static inline MUST_CHECK err_t
-cm_worker_proxy_handshake_completed_encode(buf *b, const cm_worker_proxy_handshake_completed *m)
-{
+cm_worker_proxy_handshake_completed_encode(buf *b, const cm_worker_proxy_handshake_completed *m) {
     return tlo_encode(b, &cm_worker_proxy_handshake_completed_desc, m);
 }
 static inline MUST_CHECK err_t
-cm_worker_proxy_handshake_completed_decode(cur *c, cm_worker_proxy_handshake_completed *m)
-{
+cm_worker_proxy_handshake_completed_decode(cur *c, cm_worker_proxy_handshake_completed *m) {
     return tlo_decode(c, &cm_worker_proxy_handshake_completed_desc, m);
 }
-static inline void cm_worker_proxy_handshake_completed_free(cm_worker_proxy_handshake_completed *m)
-{
+static inline void
+cm_worker_proxy_handshake_completed_free(cm_worker_proxy_handshake_completed *m) {
     tlo_free(&cm_worker_proxy_handshake_completed_desc, m);
 }
 
@@ -1382,16 +1224,14 @@ struct cm_worker_payment_status {
 };
 extern const tlo_desc cm_worker_payment_status_desc;
 static inline MUST_CHECK err_t cm_worker_payment_status_encode(buf *b,
-                                                               const cm_worker_payment_status *m)
-{
+                                                               const cm_worker_payment_status *m) {
     return tlo_encode(b, &cm_worker_payment_status_desc, m);
 }
-static inline MUST_CHECK err_t cm_worker_payment_status_decode(cur *c, cm_worker_payment_status *m)
-{
+static inline MUST_CHECK err_t cm_worker_payment_status_decode(cur *c,
+                                                               cm_worker_payment_status *m) {
     return tlo_decode(c, &cm_worker_payment_status_desc, m);
 }
-static inline void cm_worker_payment_status_free(cm_worker_payment_status *m)
-{
+static inline void cm_worker_payment_status_free(cm_worker_payment_status *m) {
     tlo_free(&cm_worker_payment_status_desc, m);
 }
 
@@ -1405,16 +1245,13 @@ struct cm_http_request {
     tl_bytes payload;
 };
 extern const tlo_desc cm_http_request_desc;
-static inline MUST_CHECK err_t cm_http_request_encode(buf *b, const cm_http_request *m)
-{
+static inline MUST_CHECK err_t cm_http_request_encode(buf *b, const cm_http_request *m) {
     return tlo_encode(b, &cm_http_request_desc, m);
 }
-static inline MUST_CHECK err_t cm_http_request_decode(cur *c, cm_http_request *m)
-{
+static inline MUST_CHECK err_t cm_http_request_decode(cur *c, cm_http_request *m) {
     return tlo_decode(c, &cm_http_request_desc, m);
 }
-static inline void cm_http_request_free(cm_http_request *m)
-{
+static inline void cm_http_request_free(cm_http_request *m) {
     tlo_free(&cm_http_request_desc, m);
 }
 
@@ -1425,17 +1262,14 @@ struct cm_client_connect_to_proxy {
 };
 extern const tlo_desc cm_client_connect_to_proxy_desc;
 static inline MUST_CHECK err_t
-cm_client_connect_to_proxy_encode(buf *b, const cm_client_connect_to_proxy *m)
-{
+cm_client_connect_to_proxy_encode(buf *b, const cm_client_connect_to_proxy *m) {
     return tlo_encode(b, &cm_client_connect_to_proxy_desc, m);
 }
 static inline MUST_CHECK err_t cm_client_connect_to_proxy_decode(cur *c,
-                                                                 cm_client_connect_to_proxy *m)
-{
+                                                                 cm_client_connect_to_proxy *m) {
     return tlo_decode(c, &cm_client_connect_to_proxy_desc, m);
 }
-static inline void cm_client_connect_to_proxy_free(cm_client_connect_to_proxy *m)
-{
+static inline void cm_client_connect_to_proxy_free(cm_client_connect_to_proxy *m) {
     tlo_free(&cm_client_connect_to_proxy_desc, m);
 }
 
@@ -1445,18 +1279,15 @@ struct cm_client_authorize_with_proxy_short {
 };
 extern const tlo_desc cm_client_authorize_with_proxy_short_desc;
 static inline MUST_CHECK err_t
-cm_client_authorize_with_proxy_short_encode(buf *b, const cm_client_authorize_with_proxy_short *m)
-{
+cm_client_authorize_with_proxy_short_encode(buf *b, const cm_client_authorize_with_proxy_short *m) {
     return tlo_encode(b, &cm_client_authorize_with_proxy_short_desc, m);
 }
 static inline MUST_CHECK err_t
-cm_client_authorize_with_proxy_short_decode(cur *c, cm_client_authorize_with_proxy_short *m)
-{
+cm_client_authorize_with_proxy_short_decode(cur *c, cm_client_authorize_with_proxy_short *m) {
     return tlo_decode(c, &cm_client_authorize_with_proxy_short_desc, m);
 }
 static inline void
-cm_client_authorize_with_proxy_short_free(cm_client_authorize_with_proxy_short *m)
-{
+cm_client_authorize_with_proxy_short_free(cm_client_authorize_with_proxy_short *m) {
     tlo_free(&cm_client_authorize_with_proxy_short_desc, m);
 }
 
@@ -1466,17 +1297,15 @@ struct cm_client_authorize_with_proxy_long {
 };
 extern const tlo_desc cm_client_authorize_with_proxy_long_desc;
 static inline MUST_CHECK err_t
-cm_client_authorize_with_proxy_long_encode(buf *b, const cm_client_authorize_with_proxy_long *m)
-{
+cm_client_authorize_with_proxy_long_encode(buf *b, const cm_client_authorize_with_proxy_long *m) {
     return tlo_encode(b, &cm_client_authorize_with_proxy_long_desc, m);
 }
 static inline MUST_CHECK err_t
-cm_client_authorize_with_proxy_long_decode(cur *c, cm_client_authorize_with_proxy_long *m)
-{
+cm_client_authorize_with_proxy_long_decode(cur *c, cm_client_authorize_with_proxy_long *m) {
     return tlo_decode(c, &cm_client_authorize_with_proxy_long_desc, m);
 }
-static inline void cm_client_authorize_with_proxy_long_free(cm_client_authorize_with_proxy_long *m)
-{
+static inline void
+cm_client_authorize_with_proxy_long_free(cm_client_authorize_with_proxy_long *m) {
     tlo_free(&cm_client_authorize_with_proxy_long_desc, m);
 }
 
@@ -1491,16 +1320,13 @@ struct cm_client_run_query {
     int32_t min_config_version;
 };
 extern const tlo_desc cm_client_run_query_desc;
-static inline MUST_CHECK err_t cm_client_run_query_encode(buf *b, const cm_client_run_query *m)
-{
+static inline MUST_CHECK err_t cm_client_run_query_encode(buf *b, const cm_client_run_query *m) {
     return tlo_encode(b, &cm_client_run_query_desc, m);
 }
-static inline MUST_CHECK err_t cm_client_run_query_decode(cur *c, cm_client_run_query *m)
-{
+static inline MUST_CHECK err_t cm_client_run_query_decode(cur *c, cm_client_run_query *m) {
     return tlo_decode(c, &cm_client_run_query_desc, m);
 }
-static inline void cm_client_run_query_free(cm_client_run_query *m)
-{
+static inline void cm_client_run_query_free(cm_client_run_query *m) {
     tlo_free(&cm_client_run_query_desc, m);
 }
 
@@ -1518,16 +1344,13 @@ struct cm_client_run_query_ex {
 };
 extern const tlo_desc cm_client_run_query_ex_desc;
 static inline MUST_CHECK err_t cm_client_run_query_ex_encode(buf *b,
-                                                             const cm_client_run_query_ex *m)
-{
+                                                             const cm_client_run_query_ex *m) {
     return tlo_encode(b, &cm_client_run_query_ex_desc, m);
 }
-static inline MUST_CHECK err_t cm_client_run_query_ex_decode(cur *c, cm_client_run_query_ex *m)
-{
+static inline MUST_CHECK err_t cm_client_run_query_ex_decode(cur *c, cm_client_run_query_ex *m) {
     return tlo_decode(c, &cm_client_run_query_ex_desc, m);
 }
-static inline void cm_client_run_query_ex_free(cm_client_run_query_ex *m)
-{
+static inline void cm_client_run_query_ex_free(cm_client_run_query_ex *m) {
     tlo_free(&cm_client_run_query_ex_desc, m);
 }
 
@@ -1537,16 +1360,14 @@ struct cm_client_request_refund {
 };
 extern const tlo_desc cm_client_request_refund_desc;
 static inline MUST_CHECK err_t cm_client_request_refund_encode(buf *b,
-                                                               const cm_client_request_refund *m)
-{
+                                                               const cm_client_request_refund *m) {
     return tlo_encode(b, &cm_client_request_refund_desc, m);
 }
-static inline MUST_CHECK err_t cm_client_request_refund_decode(cur *c, cm_client_request_refund *m)
-{
+static inline MUST_CHECK err_t cm_client_request_refund_decode(cur *c,
+                                                               cm_client_request_refund *m) {
     return tlo_decode(c, &cm_client_request_refund_desc, m);
 }
-static inline void cm_client_request_refund_free(cm_client_request_refund *m)
-{
+static inline void cm_client_request_refund_free(cm_client_request_refund *m) {
     tlo_free(&cm_client_request_refund_desc, m);
 }
 
@@ -1556,17 +1377,14 @@ struct cm_client_update_payment_status {
 };
 extern const tlo_desc cm_client_update_payment_status_desc;
 static inline MUST_CHECK err_t
-cm_client_update_payment_status_encode(buf *b, const cm_client_update_payment_status *m)
-{
+cm_client_update_payment_status_encode(buf *b, const cm_client_update_payment_status *m) {
     return tlo_encode(b, &cm_client_update_payment_status_desc, m);
 }
 static inline MUST_CHECK err_t
-cm_client_update_payment_status_decode(cur *c, cm_client_update_payment_status *m)
-{
+cm_client_update_payment_status_decode(cur *c, cm_client_update_payment_status *m) {
     return tlo_decode(c, &cm_client_update_payment_status_desc, m);
 }
-static inline void cm_client_update_payment_status_free(cm_client_update_payment_status *m)
-{
+static inline void cm_client_update_payment_status_free(cm_client_update_payment_status *m) {
     tlo_free(&cm_client_update_payment_status_desc, m);
 }
 
@@ -1576,17 +1394,14 @@ struct cm_client_get_worker_types {
 };
 extern const tlo_desc cm_client_get_worker_types_desc;
 static inline MUST_CHECK err_t
-cm_client_get_worker_types_encode(buf *b, const cm_client_get_worker_types *m)
-{
+cm_client_get_worker_types_encode(buf *b, const cm_client_get_worker_types *m) {
     return tlo_encode(b, &cm_client_get_worker_types_desc, m);
 }
 static inline MUST_CHECK err_t cm_client_get_worker_types_decode(cur *c,
-                                                                 cm_client_get_worker_types *m)
-{
+                                                                 cm_client_get_worker_types *m) {
     return tlo_decode(c, &cm_client_get_worker_types_desc, m);
 }
-static inline void cm_client_get_worker_types_free(cm_client_get_worker_types *m)
-{
+static inline void cm_client_get_worker_types_free(cm_client_get_worker_types *m) {
     tlo_free(&cm_client_get_worker_types_desc, m);
 }
 
@@ -1596,17 +1411,14 @@ struct cm_client_get_worker_types_v2 {
 };
 extern const tlo_desc cm_client_get_worker_types_v2_desc;
 static inline MUST_CHECK err_t
-cm_client_get_worker_types_v2_encode(buf *b, const cm_client_get_worker_types_v2 *m)
-{
+cm_client_get_worker_types_v2_encode(buf *b, const cm_client_get_worker_types_v2 *m) {
     return tlo_encode(b, &cm_client_get_worker_types_v2_desc, m);
 }
 static inline MUST_CHECK err_t
-cm_client_get_worker_types_v2_decode(cur *c, cm_client_get_worker_types_v2 *m)
-{
+cm_client_get_worker_types_v2_decode(cur *c, cm_client_get_worker_types_v2 *m) {
     return tlo_decode(c, &cm_client_get_worker_types_v2_desc, m);
 }
-static inline void cm_client_get_worker_types_v2_free(cm_client_get_worker_types_v2 *m)
-{
+static inline void cm_client_get_worker_types_v2_free(cm_client_get_worker_types_v2 *m) {
     tlo_free(&cm_client_get_worker_types_v2_desc, m);
 }
 
@@ -1619,16 +1431,13 @@ struct cm_proxy_run_query {
     uint8_t request_id[32];
 };
 extern const tlo_desc cm_proxy_run_query_desc;
-static inline MUST_CHECK err_t cm_proxy_run_query_encode(buf *b, const cm_proxy_run_query *m)
-{
+static inline MUST_CHECK err_t cm_proxy_run_query_encode(buf *b, const cm_proxy_run_query *m) {
     return tlo_encode(b, &cm_proxy_run_query_desc, m);
 }
-static inline MUST_CHECK err_t cm_proxy_run_query_decode(cur *c, cm_proxy_run_query *m)
-{
+static inline MUST_CHECK err_t cm_proxy_run_query_decode(cur *c, cm_proxy_run_query *m) {
     return tlo_decode(c, &cm_proxy_run_query_desc, m);
 }
-static inline void cm_proxy_run_query_free(cm_proxy_run_query *m)
-{
+static inline void cm_proxy_run_query_free(cm_proxy_run_query *m) {
     tlo_free(&cm_proxy_run_query_desc, m);
 }
 
@@ -1643,16 +1452,14 @@ struct cm_proxy_run_query_ex {
     bool enable_debug; /* if flags bit 0 */
 };
 extern const tlo_desc cm_proxy_run_query_ex_desc;
-static inline MUST_CHECK err_t cm_proxy_run_query_ex_encode(buf *b, const cm_proxy_run_query_ex *m)
-{
+static inline MUST_CHECK err_t cm_proxy_run_query_ex_encode(buf *b,
+                                                            const cm_proxy_run_query_ex *m) {
     return tlo_encode(b, &cm_proxy_run_query_ex_desc, m);
 }
-static inline MUST_CHECK err_t cm_proxy_run_query_ex_decode(cur *c, cm_proxy_run_query_ex *m)
-{
+static inline MUST_CHECK err_t cm_proxy_run_query_ex_decode(cur *c, cm_proxy_run_query_ex *m) {
     return tlo_decode(c, &cm_proxy_run_query_ex_desc, m);
 }
-static inline void cm_proxy_run_query_ex_free(cm_proxy_run_query_ex *m)
-{
+static inline void cm_proxy_run_query_ex_free(cm_proxy_run_query_ex *m) {
     tlo_free(&cm_proxy_run_query_ex_desc, m);
 }
 
@@ -1662,17 +1469,14 @@ struct cm_worker_connect_to_proxy {
 };
 extern const tlo_desc cm_worker_connect_to_proxy_desc;
 static inline MUST_CHECK err_t
-cm_worker_connect_to_proxy_encode(buf *b, const cm_worker_connect_to_proxy *m)
-{
+cm_worker_connect_to_proxy_encode(buf *b, const cm_worker_connect_to_proxy *m) {
     return tlo_encode(b, &cm_worker_connect_to_proxy_desc, m);
 }
 static inline MUST_CHECK err_t cm_worker_connect_to_proxy_decode(cur *c,
-                                                                 cm_worker_connect_to_proxy *m)
-{
+                                                                 cm_worker_connect_to_proxy *m) {
     return tlo_decode(c, &cm_worker_connect_to_proxy_desc, m);
 }
-static inline void cm_worker_connect_to_proxy_free(cm_worker_connect_to_proxy *m)
-{
+static inline void cm_worker_connect_to_proxy_free(cm_worker_connect_to_proxy *m) {
     tlo_free(&cm_worker_connect_to_proxy_desc, m);
 }
 
@@ -1684,18 +1488,15 @@ struct cm_worker_compare_balance_with_proxy {
 };
 extern const tlo_desc cm_worker_compare_balance_with_proxy_desc;
 static inline MUST_CHECK err_t
-cm_worker_compare_balance_with_proxy_encode(buf *b, const cm_worker_compare_balance_with_proxy *m)
-{
+cm_worker_compare_balance_with_proxy_encode(buf *b, const cm_worker_compare_balance_with_proxy *m) {
     return tlo_encode(b, &cm_worker_compare_balance_with_proxy_desc, m);
 }
 static inline MUST_CHECK err_t
-cm_worker_compare_balance_with_proxy_decode(cur *c, cm_worker_compare_balance_with_proxy *m)
-{
+cm_worker_compare_balance_with_proxy_decode(cur *c, cm_worker_compare_balance_with_proxy *m) {
     return tlo_decode(c, &cm_worker_compare_balance_with_proxy_desc, m);
 }
 static inline void
-cm_worker_compare_balance_with_proxy_free(cm_worker_compare_balance_with_proxy *m)
-{
+cm_worker_compare_balance_with_proxy_free(cm_worker_compare_balance_with_proxy *m) {
     tlo_free(&cm_worker_compare_balance_with_proxy_desc, m);
 }
 
@@ -1707,18 +1508,15 @@ struct cm_worker_extended_compare_balance_with_proxy {
 };
 extern const tlo_desc cm_worker_extended_compare_balance_with_proxy_desc;
 static inline MUST_CHECK err_t cm_worker_extended_compare_balance_with_proxy_encode(
-    buf *b, const cm_worker_extended_compare_balance_with_proxy *m)
-{
+    buf *b, const cm_worker_extended_compare_balance_with_proxy *m) {
     return tlo_encode(b, &cm_worker_extended_compare_balance_with_proxy_desc, m);
 }
 static inline MUST_CHECK err_t cm_worker_extended_compare_balance_with_proxy_decode(
-    cur *c, cm_worker_extended_compare_balance_with_proxy *m)
-{
+    cur *c, cm_worker_extended_compare_balance_with_proxy *m) {
     return tlo_decode(c, &cm_worker_extended_compare_balance_with_proxy_desc, m);
 }
-static inline void
-cm_worker_extended_compare_balance_with_proxy_free(cm_worker_extended_compare_balance_with_proxy *m)
-{
+static inline void cm_worker_extended_compare_balance_with_proxy_free(
+    cm_worker_extended_compare_balance_with_proxy *m) {
     tlo_free(&cm_worker_extended_compare_balance_with_proxy_desc, m);
 }
 
@@ -1728,17 +1526,14 @@ struct cm_worker_proxy_handshake_complete {
 };
 extern const tlo_desc cm_worker_proxy_handshake_complete_desc;
 static inline MUST_CHECK err_t
-cm_worker_proxy_handshake_complete_encode(buf *b, const cm_worker_proxy_handshake_complete *m)
-{
+cm_worker_proxy_handshake_complete_encode(buf *b, const cm_worker_proxy_handshake_complete *m) {
     return tlo_encode(b, &cm_worker_proxy_handshake_complete_desc, m);
 }
 static inline MUST_CHECK err_t
-cm_worker_proxy_handshake_complete_decode(cur *c, cm_worker_proxy_handshake_complete *m)
-{
+cm_worker_proxy_handshake_complete_decode(cur *c, cm_worker_proxy_handshake_complete *m) {
     return tlo_decode(c, &cm_worker_proxy_handshake_complete_desc, m);
 }
-static inline void cm_worker_proxy_handshake_complete_free(cm_worker_proxy_handshake_complete *m)
-{
+static inline void cm_worker_proxy_handshake_complete_free(cm_worker_proxy_handshake_complete *m) {
     tlo_free(&cm_worker_proxy_handshake_complete_desc, m);
 }
 
@@ -1748,17 +1543,14 @@ struct cm_worker_update_payment_status {
 };
 extern const tlo_desc cm_worker_update_payment_status_desc;
 static inline MUST_CHECK err_t
-cm_worker_update_payment_status_encode(buf *b, const cm_worker_update_payment_status *m)
-{
+cm_worker_update_payment_status_encode(buf *b, const cm_worker_update_payment_status *m) {
     return tlo_encode(b, &cm_worker_update_payment_status_desc, m);
 }
 static inline MUST_CHECK err_t
-cm_worker_update_payment_status_decode(cur *c, cm_worker_update_payment_status *m)
-{
+cm_worker_update_payment_status_decode(cur *c, cm_worker_update_payment_status *m) {
     return tlo_decode(c, &cm_worker_update_payment_status_desc, m);
 }
-static inline void cm_worker_update_payment_status_free(cm_worker_update_payment_status *m)
-{
+static inline void cm_worker_update_payment_status_free(cm_worker_update_payment_status *m) {
     tlo_free(&cm_worker_update_payment_status_desc, m);
 }
 
@@ -1778,16 +1570,13 @@ struct cmt_tcp_packet {
     } u;
 };
 extern const tlo_type cmt_tcp_packet_type;
-static inline MUST_CHECK err_t cmt_tcp_packet_encode(buf *b, const cmt_tcp_packet *m)
-{
+static inline MUST_CHECK err_t cmt_tcp_packet_encode(buf *b, const cmt_tcp_packet *m) {
     return tlo_type_encode(b, &cmt_tcp_packet_type, m);
 }
-static inline MUST_CHECK err_t cmt_tcp_packet_decode(cur *c, cmt_tcp_packet *m)
-{
+static inline MUST_CHECK err_t cmt_tcp_packet_decode(cur *c, cmt_tcp_packet *m) {
     return tlo_type_decode(c, &cmt_tcp_packet_type, m);
 }
-static inline void cmt_tcp_packet_free(cmt_tcp_packet *m)
-{
+static inline void cmt_tcp_packet_free(cmt_tcp_packet *m) {
     tlo_type_free(&cmt_tcp_packet_type, m);
 }
 
@@ -1802,17 +1591,15 @@ struct cmt_client_authorization_with_proxy {
 };
 extern const tlo_type cmt_client_authorization_with_proxy_type;
 static inline MUST_CHECK err_t
-cmt_client_authorization_with_proxy_encode(buf *b, const cmt_client_authorization_with_proxy *m)
-{
+cmt_client_authorization_with_proxy_encode(buf *b, const cmt_client_authorization_with_proxy *m) {
     return tlo_type_encode(b, &cmt_client_authorization_with_proxy_type, m);
 }
 static inline MUST_CHECK err_t
-cmt_client_authorization_with_proxy_decode(cur *c, cmt_client_authorization_with_proxy *m)
-{
+cmt_client_authorization_with_proxy_decode(cur *c, cmt_client_authorization_with_proxy *m) {
     return tlo_type_decode(c, &cmt_client_authorization_with_proxy_type, m);
 }
-static inline void cmt_client_authorization_with_proxy_free(cmt_client_authorization_with_proxy *m)
-{
+static inline void
+cmt_client_authorization_with_proxy_free(cmt_client_authorization_with_proxy *m) {
     tlo_type_free(&cmt_client_authorization_with_proxy_type, m);
 }
 
@@ -1826,16 +1613,13 @@ struct cmt_client_query_answer {
 };
 extern const tlo_type cmt_client_query_answer_type;
 static inline MUST_CHECK err_t cmt_client_query_answer_encode(buf *b,
-                                                              const cmt_client_query_answer *m)
-{
+                                                              const cmt_client_query_answer *m) {
     return tlo_type_encode(b, &cmt_client_query_answer_type, m);
 }
-static inline MUST_CHECK err_t cmt_client_query_answer_decode(cur *c, cmt_client_query_answer *m)
-{
+static inline MUST_CHECK err_t cmt_client_query_answer_decode(cur *c, cmt_client_query_answer *m) {
     return tlo_type_decode(c, &cmt_client_query_answer_type, m);
 }
-static inline void cmt_client_query_answer_free(cmt_client_query_answer *m)
-{
+static inline void cmt_client_query_answer_free(cmt_client_query_answer *m) {
     tlo_type_free(&cmt_client_query_answer_type, m);
 }
 
@@ -1849,17 +1633,14 @@ struct cmt_client_query_answer_part {
 };
 extern const tlo_type cmt_client_query_answer_part_type;
 static inline MUST_CHECK err_t
-cmt_client_query_answer_part_encode(buf *b, const cmt_client_query_answer_part *m)
-{
+cmt_client_query_answer_part_encode(buf *b, const cmt_client_query_answer_part *m) {
     return tlo_type_encode(b, &cmt_client_query_answer_part_type, m);
 }
-static inline MUST_CHECK err_t cmt_client_query_answer_part_decode(cur *c,
-                                                                   cmt_client_query_answer_part *m)
-{
+static inline MUST_CHECK err_t
+cmt_client_query_answer_part_decode(cur *c, cmt_client_query_answer_part *m) {
     return tlo_type_decode(c, &cmt_client_query_answer_part_type, m);
 }
-static inline void cmt_client_query_answer_part_free(cmt_client_query_answer_part *m)
-{
+static inline void cmt_client_query_answer_part_free(cmt_client_query_answer_part *m) {
     tlo_type_free(&cmt_client_query_answer_part_type, m);
 }
 
@@ -1875,17 +1656,14 @@ struct cmt_client_query_answer_ex {
 };
 extern const tlo_type cmt_client_query_answer_ex_type;
 static inline MUST_CHECK err_t
-cmt_client_query_answer_ex_encode(buf *b, const cmt_client_query_answer_ex *m)
-{
+cmt_client_query_answer_ex_encode(buf *b, const cmt_client_query_answer_ex *m) {
     return tlo_type_encode(b, &cmt_client_query_answer_ex_type, m);
 }
 static inline MUST_CHECK err_t cmt_client_query_answer_ex_decode(cur *c,
-                                                                 cmt_client_query_answer_ex *m)
-{
+                                                                 cmt_client_query_answer_ex *m) {
     return tlo_type_decode(c, &cmt_client_query_answer_ex_type, m);
 }
-static inline void cmt_client_query_answer_ex_free(cmt_client_query_answer_ex *m)
-{
+static inline void cmt_client_query_answer_ex_free(cmt_client_query_answer_ex *m) {
     tlo_type_free(&cmt_client_query_answer_ex_type, m);
 }
 
@@ -1898,16 +1676,13 @@ struct cmt_client_refund {
     } u;
 };
 extern const tlo_type cmt_client_refund_type;
-static inline MUST_CHECK err_t cmt_client_refund_encode(buf *b, const cmt_client_refund *m)
-{
+static inline MUST_CHECK err_t cmt_client_refund_encode(buf *b, const cmt_client_refund *m) {
     return tlo_type_encode(b, &cmt_client_refund_type, m);
 }
-static inline MUST_CHECK err_t cmt_client_refund_decode(cur *c, cmt_client_refund *m)
-{
+static inline MUST_CHECK err_t cmt_client_refund_decode(cur *c, cmt_client_refund *m) {
     return tlo_type_decode(c, &cmt_client_refund_type, m);
 }
-static inline void cmt_client_refund_free(cmt_client_refund *m)
-{
+static inline void cmt_client_refund_free(cmt_client_refund *m) {
     tlo_type_free(&cmt_client_refund_type, m);
 }
 
@@ -1921,17 +1696,14 @@ struct cmt_proxy_worker_request_payment {
 };
 extern const tlo_type cmt_proxy_worker_request_payment_type;
 static inline MUST_CHECK err_t
-cmt_proxy_worker_request_payment_encode(buf *b, const cmt_proxy_worker_request_payment *m)
-{
+cmt_proxy_worker_request_payment_encode(buf *b, const cmt_proxy_worker_request_payment *m) {
     return tlo_type_encode(b, &cmt_proxy_worker_request_payment_type, m);
 }
 static inline MUST_CHECK err_t
-cmt_proxy_worker_request_payment_decode(cur *c, cmt_proxy_worker_request_payment *m)
-{
+cmt_proxy_worker_request_payment_decode(cur *c, cmt_proxy_worker_request_payment *m) {
     return tlo_type_decode(c, &cmt_proxy_worker_request_payment_type, m);
 }
-static inline void cmt_proxy_worker_request_payment_free(cmt_proxy_worker_request_payment *m)
-{
+static inline void cmt_proxy_worker_request_payment_free(cmt_proxy_worker_request_payment *m) {
     tlo_type_free(&cmt_proxy_worker_request_payment_type, m);
 }
 
@@ -1945,16 +1717,13 @@ struct cmt_proxy_query_answer {
 };
 extern const tlo_type cmt_proxy_query_answer_type;
 static inline MUST_CHECK err_t cmt_proxy_query_answer_encode(buf *b,
-                                                             const cmt_proxy_query_answer *m)
-{
+                                                             const cmt_proxy_query_answer *m) {
     return tlo_type_encode(b, &cmt_proxy_query_answer_type, m);
 }
-static inline MUST_CHECK err_t cmt_proxy_query_answer_decode(cur *c, cmt_proxy_query_answer *m)
-{
+static inline MUST_CHECK err_t cmt_proxy_query_answer_decode(cur *c, cmt_proxy_query_answer *m) {
     return tlo_type_decode(c, &cmt_proxy_query_answer_type, m);
 }
-static inline void cmt_proxy_query_answer_free(cmt_proxy_query_answer *m)
-{
+static inline void cmt_proxy_query_answer_free(cmt_proxy_query_answer *m) {
     tlo_type_free(&cmt_proxy_query_answer_type, m);
 }
 
@@ -1968,17 +1737,14 @@ struct cmt_proxy_query_answer_part {
 };
 extern const tlo_type cmt_proxy_query_answer_part_type;
 static inline MUST_CHECK err_t
-cmt_proxy_query_answer_part_encode(buf *b, const cmt_proxy_query_answer_part *m)
-{
+cmt_proxy_query_answer_part_encode(buf *b, const cmt_proxy_query_answer_part *m) {
     return tlo_type_encode(b, &cmt_proxy_query_answer_part_type, m);
 }
 static inline MUST_CHECK err_t cmt_proxy_query_answer_part_decode(cur *c,
-                                                                  cmt_proxy_query_answer_part *m)
-{
+                                                                  cmt_proxy_query_answer_part *m) {
     return tlo_type_decode(c, &cmt_proxy_query_answer_part_type, m);
 }
-static inline void cmt_proxy_query_answer_part_free(cmt_proxy_query_answer_part *m)
-{
+static inline void cmt_proxy_query_answer_part_free(cmt_proxy_query_answer_part *m) {
     tlo_type_free(&cmt_proxy_query_answer_part_type, m);
 }
 
@@ -1993,18 +1759,15 @@ struct cmt_proxy_query_answer_ex {
     } u;
 };
 extern const tlo_type cmt_proxy_query_answer_ex_type;
-static inline MUST_CHECK err_t cmt_proxy_query_answer_ex_encode(buf *b,
-                                                                const cmt_proxy_query_answer_ex *m)
-{
+static inline MUST_CHECK err_t
+cmt_proxy_query_answer_ex_encode(buf *b, const cmt_proxy_query_answer_ex *m) {
     return tlo_type_encode(b, &cmt_proxy_query_answer_ex_type, m);
 }
 static inline MUST_CHECK err_t cmt_proxy_query_answer_ex_decode(cur *c,
-                                                                cmt_proxy_query_answer_ex *m)
-{
+                                                                cmt_proxy_query_answer_ex *m) {
     return tlo_type_decode(c, &cmt_proxy_query_answer_ex_type, m);
 }
-static inline void cmt_proxy_query_answer_ex_free(cmt_proxy_query_answer_ex *m)
-{
+static inline void cmt_proxy_query_answer_ex_free(cmt_proxy_query_answer_ex *m) {
     tlo_type_free(&cmt_proxy_query_answer_ex_type, m);
 }
 

@@ -35,8 +35,7 @@ struct rpc {
     size_t cap_q;
 };
 
-static err_t send_packet(rpc *r, const cmt_tcp_packet *p)
-{
+static err_t send_packet(rpc *r, const cmt_tcp_packet *p) {
     size_t mark;
     TRY(frame_enc_begin(&r->fenc, &r->out, &mark));
     err_t e = cmt_tcp_packet_encode(&r->out, p);
@@ -49,8 +48,7 @@ static err_t send_packet(rpc *r, const cmt_tcp_packet *p)
     return e;
 }
 
-static err_t send_id_packet(rpc *r, uint32_t ctor, uint64_t id)
-{
+static err_t send_id_packet(rpc *r, uint32_t ctor, uint64_t id) {
     cmt_tcp_packet p;
     memset(&p, 0, sizeof(p));
     p.id = ctor;
@@ -72,8 +70,7 @@ static err_t send_id_packet(rpc *r, uint32_t ctor, uint64_t id)
     return send_packet(r, &p);
 }
 
-rpc *rpc_new(const rpc_config *cfg, uint64_t now_ms)
-{
+rpc *rpc_new(const rpc_config *cfg, uint64_t now_ms) {
     rpc *r = calloc(1, sizeof(*r));
     if (!r) {
         return NULL;
@@ -102,8 +99,7 @@ rpc *rpc_new(const rpc_config *cfg, uint64_t now_ms)
     return r;
 }
 
-void rpc_free(rpc *r)
-{
+void rpc_free(rpc *r) {
     if (!r) {
         return;
     }
@@ -113,40 +109,33 @@ void rpc_free(rpc *r)
     free(r);
 }
 
-rpc_state rpc_get_state(const rpc *r)
-{
+rpc_state rpc_get_state(const rpc *r) {
     return r->state;
 }
 
-buf *rpc_output(rpc *r)
-{
+buf *rpc_output(rpc *r) {
     return &r->out;
 }
 
-uint64_t rpc_unknown_answers(const rpc *r)
-{
+uint64_t rpc_unknown_answers(const rpc *r) {
     return r->unknown_answers;
 }
 
-size_t rpc_outstanding(const rpc *r)
-{
+size_t rpc_outstanding(const rpc *r) {
     return r->nq;
 }
 
-void rpc_set_frame_max_in(rpc *r, size_t max)
-{
+void rpc_set_frame_max_in(rpc *r, size_t max) {
     frame_dec_set_max(&r->fdec, max);
 }
 
-static err_t fail(rpc *r, err_t e)
-{
+static err_t fail(rpc *r, err_t e) {
     r->failed = e;
     r->state = RPC_CLOSED;
     return e;
 }
 
-static pending_query *find_query(rpc *r, uint64_t id)
-{
+static pending_query *find_query(rpc *r, uint64_t id) {
     for (size_t i = 0; i < r->nq; i++) {
         if (r->q[i].id == id) {
             return &r->q[i];
@@ -155,8 +144,7 @@ static pending_query *find_query(rpc *r, uint64_t id)
     return NULL;
 }
 
-static void remove_query(rpc *r, pending_query *q)
-{
+static void remove_query(rpc *r, pending_query *q) {
     *q = r->q[--r->nq];
 }
 
@@ -164,16 +152,14 @@ static void remove_query(rpc *r, pending_query *q)
 
 typedef err_t (*rpc_handler)(rpc *r, const cmt_tcp_packet *p, rpc_event *ev);
 
-static err_t on_connect(rpc *r, const cmt_tcp_packet *p, rpc_event *ev)
-{
+static err_t on_connect(rpc *r, const cmt_tcp_packet *p, rpc_event *ev) {
     TRY(send_id_packet(r, CM_TCP_CONNECTED_ID, (uint64_t)p->u.connect.id));
     r->state = RPC_READY;
     ev->kind = RPC_EV_READY;
     return ERR_OK;
 }
 
-static err_t on_connected(rpc *r, const cmt_tcp_packet *p, rpc_event *ev)
-{
+static err_t on_connected(rpc *r, const cmt_tcp_packet *p, rpc_event *ev) {
     if ((uint64_t)p->u.connected.id != r->connect_id) {
         return err_fail(ERR_BAD_STATE, "tcp.connected for id %016llx, we sent %016llx",
                         (unsigned long long)p->u.connected.id, (unsigned long long)r->connect_id);
@@ -183,14 +169,12 @@ static err_t on_connected(rpc *r, const cmt_tcp_packet *p, rpc_event *ev)
     return ERR_OK;
 }
 
-static err_t on_ping(rpc *r, const cmt_tcp_packet *p, rpc_event *ev)
-{
+static err_t on_ping(rpc *r, const cmt_tcp_packet *p, rpc_event *ev) {
     (void)ev;
     return send_id_packet(r, CM_TCP_PONG_ID, (uint64_t)p->u.ping.id);
 }
 
-static err_t on_pong(rpc *r, const cmt_tcp_packet *p, rpc_event *ev)
-{
+static err_t on_pong(rpc *r, const cmt_tcp_packet *p, rpc_event *ev) {
     /* Receiving it already refreshed last_recv_ms; that is all a pong is for. */
     (void)r;
     (void)p;
@@ -198,16 +182,14 @@ static err_t on_pong(rpc *r, const cmt_tcp_packet *p, rpc_event *ev)
     return ERR_OK;
 }
 
-static err_t on_packet(rpc *r, const cmt_tcp_packet *p, rpc_event *ev)
-{
+static err_t on_packet(rpc *r, const cmt_tcp_packet *p, rpc_event *ev) {
     (void)r;
     ev->kind = RPC_EV_PACKET;
     ev->data = p->u.packet.data;
     return ERR_OK;
 }
 
-static err_t on_query(rpc *r, const cmt_tcp_packet *p, rpc_event *ev)
-{
+static err_t on_query(rpc *r, const cmt_tcp_packet *p, rpc_event *ev) {
     (void)r;
     ev->kind = RPC_EV_QUERY;
     ev->query_id = (uint64_t)p->u.query.id;
@@ -215,8 +197,7 @@ static err_t on_query(rpc *r, const cmt_tcp_packet *p, rpc_event *ev)
     return ERR_OK;
 }
 
-static err_t on_answer(rpc *r, const cmt_tcp_packet *p, rpc_event *ev)
-{
+static err_t on_answer(rpc *r, const cmt_tcp_packet *p, rpc_event *ev) {
     bool is_error = p->id == CM_TCP_QUERY_ERROR_ID;
     uint64_t id = (uint64_t)(is_error ? p->u.query_error.id : p->u.query_answer.id);
     pending_query *q = find_query(r, id);
@@ -258,8 +239,7 @@ static const struct {
     {RPC_READY, ROLE_ANY, CM_TCP_QUERY_ERROR_ID, on_answer, "queryError"},
 };
 
-static err_t dispatch(rpc *r, const uint8_t *payload, size_t n, uint64_t now_ms, rpc_event *ev)
-{
+static err_t dispatch(rpc *r, const uint8_t *payload, size_t n, uint64_t now_ms, rpc_event *ev) {
     cur c;
     cur_init(&c, payload, n);
     cmt_tcp_packet p;
@@ -278,8 +258,7 @@ static err_t dispatch(rpc *r, const uint8_t *payload, size_t n, uint64_t now_ms,
                     r->role == RPC_DIALER ? "dialer" : "acceptor");
 }
 
-err_t rpc_feed(rpc *r, const uint8_t *payload, size_t n, uint64_t now_ms, rpc_event *ev)
-{
+err_t rpc_feed(rpc *r, const uint8_t *payload, size_t n, uint64_t now_ms, rpc_event *ev) {
     memset(ev, 0, sizeof(*ev));
     if (r->failed != ERR_OK) {
         return r->failed;
@@ -292,8 +271,8 @@ err_t rpc_feed(rpc *r, const uint8_t *payload, size_t n, uint64_t now_ms, rpc_ev
     return ERR_OK;
 }
 
-err_t rpc_recv(rpc *r, const uint8_t *data, size_t n, size_t *used, uint64_t now_ms, rpc_event *ev)
-{
+err_t rpc_recv(rpc *r, const uint8_t *data, size_t n, size_t *used, uint64_t now_ms,
+               rpc_event *ev) {
     memset(ev, 0, sizeof(*ev));
     *used = 0;
     if (r->failed != ERR_OK) {
@@ -312,8 +291,7 @@ err_t rpc_recv(rpc *r, const uint8_t *data, size_t n, size_t *used, uint64_t now
 
 /* ---- timers ---- */
 
-uint64_t rpc_next_deadline(const rpc *r)
-{
+uint64_t rpc_next_deadline(const rpc *r) {
     uint64_t t = r->last_recv_ms + r->timeout_ms;
     if (r->role == RPC_DIALER && r->state == RPC_READY) {
         uint64_t idle = r->last_recv_ms > r->last_ping_ms ? r->last_recv_ms : r->last_ping_ms;
@@ -329,8 +307,7 @@ uint64_t rpc_next_deadline(const rpc *r)
     return t;
 }
 
-err_t rpc_tick(rpc *r, uint64_t now_ms, rpc_event *ev)
-{
+err_t rpc_tick(rpc *r, uint64_t now_ms, rpc_event *ev) {
     memset(ev, 0, sizeof(*ev));
     if (r->failed != ERR_OK) {
         return r->failed;
@@ -360,8 +337,7 @@ err_t rpc_tick(rpc *r, uint64_t now_ms, rpc_event *ev)
 
 /* ---- send ---- */
 
-static err_t need_ready(const rpc *r)
-{
+static err_t need_ready(const rpc *r) {
     if (r->failed != ERR_OK) {
         return r->failed;
     }
@@ -372,8 +348,7 @@ static err_t need_ready(const rpc *r)
 }
 
 err_t rpc_query(rpc *r, const void *data, size_t n, uint32_t timeout_ms, uint64_t now_ms,
-                uint64_t tag, uint64_t *query_id)
-{
+                uint64_t tag, uint64_t *query_id) {
     TRY(need_ready(r));
     if (r->nq >= r->max_outstanding) {
         return err_fail(ERR_TOO_MANY, "%zu queries outstanding", r->nq);
@@ -405,8 +380,7 @@ err_t rpc_query(rpc *r, const void *data, size_t n, uint32_t timeout_ms, uint64_
     return ERR_OK;
 }
 
-err_t rpc_answer(rpc *r, uint64_t query_id, const void *data, size_t n)
-{
+err_t rpc_answer(rpc *r, uint64_t query_id, const void *data, size_t n) {
     TRY(need_ready(r));
     cmt_tcp_packet p;
     memset(&p, 0, sizeof(p));
@@ -416,8 +390,7 @@ err_t rpc_answer(rpc *r, uint64_t query_id, const void *data, size_t n)
     return send_packet(r, &p);
 }
 
-err_t rpc_error(rpc *r, uint64_t query_id, int32_t code, const char *message)
-{
+err_t rpc_error(rpc *r, uint64_t query_id, int32_t code, const char *message) {
     TRY(need_ready(r));
     cmt_tcp_packet p;
     memset(&p, 0, sizeof(p));
@@ -428,8 +401,7 @@ err_t rpc_error(rpc *r, uint64_t query_id, int32_t code, const char *message)
     return send_packet(r, &p);
 }
 
-err_t rpc_send(rpc *r, const void *data, size_t n)
-{
+err_t rpc_send(rpc *r, const void *data, size_t n) {
     TRY(need_ready(r));
     cmt_tcp_packet p;
     memset(&p, 0, sizeof(p));
@@ -438,8 +410,7 @@ err_t rpc_send(rpc *r, const void *data, size_t n)
     return send_packet(r, &p);
 }
 
-err_t rpc_cancel(rpc *r, uint64_t query_id)
-{
+err_t rpc_cancel(rpc *r, uint64_t query_id) {
     pending_query *q = find_query(r, query_id);
     if (!q) {
         return err_fail(ERR_NOT_FOUND, "no query %016llx", (unsigned long long)query_id);

@@ -4,62 +4,51 @@
 
 #include "limits.h"
 
-size_t tl_bytes_size(size_t n)
-{
+size_t tl_bytes_size(size_t n) {
     size_t head = n < 254 ? 1 : 4;
     return (head + n + 3) & ~(size_t)3;
 }
 
-tl_bytes tl_bytes_of(const void *p, size_t n)
-{
+tl_bytes tl_bytes_of(const void *p, size_t n) {
     tl_bytes b = {p, n};
     return b;
 }
 
-tl_bytes tl_bytes_str(const char *s)
-{
+tl_bytes tl_bytes_str(const char *s) {
     return tl_bytes_of(s, s ? strlen(s) : 0);
 }
 
-bool tl_bytes_eq(tl_bytes a, tl_bytes b)
-{
+bool tl_bytes_eq(tl_bytes a, tl_bytes b) {
     return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
 }
 
-err_t tl_write_u32(buf *b, uint32_t v)
-{
+err_t tl_write_u32(buf *b, uint32_t v) {
     return buf_u32le(b, v);
 }
 
-err_t tl_write_int(buf *b, int32_t v)
-{
+err_t tl_write_int(buf *b, int32_t v) {
     return buf_u32le(b, (uint32_t)v);
 }
 
-err_t tl_write_long(buf *b, int64_t v)
-{
+err_t tl_write_long(buf *b, int64_t v) {
     return buf_u64le(b, (uint64_t)v);
 }
 
-err_t tl_write_double(buf *b, double v)
-{
+err_t tl_write_double(buf *b, double v) {
     uint64_t bits;
     memcpy(&bits, &v, sizeof(bits));
     return buf_u64le(b, bits);
 }
 
-err_t tl_write_int128(buf *b, const uint8_t v[16])
-{
+err_t tl_write_int128(buf *b, const uint8_t v[16]) {
     return buf_append(b, v, 16);
 }
 
-err_t tl_write_int256(buf *b, const uint8_t v[32])
-{
+err_t tl_write_int256(buf *b, const uint8_t v[32]) {
     return buf_append(b, v, 32);
 }
 
-err_t tl_write_bytes(buf *b, const void *p, size_t n)
-{
+err_t tl_write_bytes(buf *b, const void *p, size_t n) {
     if (n > TL_BYTES_MAX) {
         return err_fail(ERR_TOO_LARGE, "TL string of %zu bytes", n);
     }
@@ -77,51 +66,42 @@ err_t tl_write_bytes(buf *b, const void *p, size_t n)
     return buf_zeros(b, total - head - n);
 }
 
-err_t tl_write_bool(buf *b, bool v)
-{
+err_t tl_write_bool(buf *b, bool v) {
     return buf_u32le(b, v ? TL_BOOL_TRUE : TL_BOOL_FALSE);
 }
 
-err_t tl_write_vector_count(buf *b, uint32_t n)
-{
+err_t tl_write_vector_count(buf *b, uint32_t n) {
     return buf_u32le(b, n);
 }
 
-err_t tl_read_u32(cur *c, uint32_t *out)
-{
+err_t tl_read_u32(cur *c, uint32_t *out) {
     return cur_u32le(c, out);
 }
 
-err_t tl_read_int(cur *c, int32_t *out)
-{
+err_t tl_read_int(cur *c, int32_t *out) {
     return cur_i32le(c, out);
 }
 
-err_t tl_read_long(cur *c, int64_t *out)
-{
+err_t tl_read_long(cur *c, int64_t *out) {
     return cur_i64le(c, out);
 }
 
-err_t tl_read_double(cur *c, double *out)
-{
+err_t tl_read_double(cur *c, double *out) {
     uint64_t bits;
     TRY(cur_u64le(c, &bits));
     memcpy(out, &bits, sizeof(bits));
     return ERR_OK;
 }
 
-err_t tl_read_int128(cur *c, uint8_t out[16])
-{
+err_t tl_read_int128(cur *c, uint8_t out[16]) {
     return cur_copy(c, out, 16);
 }
 
-err_t tl_read_int256(cur *c, uint8_t out[32])
-{
+err_t tl_read_int256(cur *c, uint8_t out[32]) {
     return cur_copy(c, out, 32);
 }
 
-static err_t read_bytes(cur *c, size_t max, tl_bytes *out)
-{
+static err_t read_bytes(cur *c, size_t max, tl_bytes *out) {
     uint8_t first;
     TRY(cur_u8(c, &first));
     size_t n;
@@ -161,8 +141,7 @@ static err_t read_bytes(cur *c, size_t max, tl_bytes *out)
     return ERR_OK;
 }
 
-err_t tl_read_bytes(cur *c, size_t max, tl_bytes *out)
-{
+err_t tl_read_bytes(cur *c, size_t max, tl_bytes *out) {
     size_t saved = c->pos;
     err_t e = read_bytes(c, max, out);
     if (e != ERR_OK) {
@@ -171,8 +150,7 @@ err_t tl_read_bytes(cur *c, size_t max, tl_bytes *out)
     return e;
 }
 
-err_t tl_read_bool(cur *c, bool *out)
-{
+err_t tl_read_bool(cur *c, bool *out) {
     uint32_t id;
     TRY(cur_u32le(c, &id));
     if (id == TL_BOOL_TRUE) {
@@ -186,8 +164,7 @@ err_t tl_read_bool(cur *c, bool *out)
     return ERR_OK;
 }
 
-err_t tl_expect_id(cur *c, uint32_t id)
-{
+err_t tl_expect_id(cur *c, uint32_t id) {
     uint32_t got;
     TRY(cur_u32le(c, &got));
     if (got != id) {
@@ -197,8 +174,7 @@ err_t tl_expect_id(cur *c, uint32_t id)
     return ERR_OK;
 }
 
-err_t tl_read_vector_count(cur *c, uint32_t max, size_t min_item_size, uint32_t *out)
-{
+err_t tl_read_vector_count(cur *c, uint32_t max, size_t min_item_size, uint32_t *out) {
     uint32_t n;
     TRY(cur_u32le(c, &n));
     if (n > max) {

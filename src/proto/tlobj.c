@@ -3,8 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-size_t tlo_elem_size(const tlo_elem *e)
-{
+size_t tlo_elem_size(const tlo_elem *e) {
     switch (e->kind) {
     case TLO_INT:
     case TLO_FLAGS:
@@ -32,8 +31,7 @@ size_t tlo_elem_size(const tlo_elem *e)
 }
 
 /* Smallest wire encoding of one element: bounds a vector count against the bytes left. */
-static size_t elem_min_wire(const tlo_elem *e)
-{
+static size_t elem_min_wire(const tlo_elem *e) {
     switch (e->kind) {
     case TLO_INT:
     case TLO_FLAGS:
@@ -55,22 +53,19 @@ static size_t elem_min_wire(const tlo_elem *e)
     return 4;
 }
 
-static void *vec_items(const void *obj, const tlo_field *f)
-{
+static void *vec_items(const void *obj, const tlo_field *f) {
     void *p;
     memcpy(&p, (const uint8_t *)obj + f->off, sizeof(p));
     return p;
 }
 
-static uint32_t vec_count(const void *obj, const tlo_field *f)
-{
+static uint32_t vec_count(const void *obj, const tlo_field *f) {
     uint32_t n;
     memcpy(&n, (const uint8_t *)obj + f->count_off, sizeof(n));
     return n;
 }
 
-static bool field_present(const tlo_desc *d, const tlo_field *f, const void *obj)
-{
+static bool field_present(const tlo_desc *d, const tlo_field *f, const void *obj) {
     if (f->flags_field < 0) {
         return true;
     }
@@ -81,8 +76,7 @@ static bool field_present(const tlo_desc *d, const tlo_field *f, const void *obj
 
 /* ---- encode ---- */
 
-static err_t enc_elem(buf *b, const tlo_elem *e, const void *v)
-{
+static err_t enc_elem(buf *b, const tlo_elem *e, const void *v) {
     switch (e->kind) {
     case TLO_INT:
     case TLO_FLAGS: {
@@ -127,8 +121,7 @@ static err_t enc_elem(buf *b, const tlo_elem *e, const void *v)
     return err_fail(ERR_INTERNAL, "nested vector");
 }
 
-static err_t enc_fields(buf *b, const tlo_desc *d, const void *obj)
-{
+static err_t enc_fields(buf *b, const tlo_desc *d, const void *obj) {
     for (size_t i = 0; i < d->nfields; i++) {
         const tlo_field *f = &d->fields[i];
         if (!field_present(d, f, obj)) {
@@ -154,8 +147,7 @@ static err_t enc_fields(buf *b, const tlo_desc *d, const void *obj)
     return ERR_OK;
 }
 
-err_t tlo_encode_bare(buf *b, const tlo_desc *d, const void *obj)
-{
+err_t tlo_encode_bare(buf *b, const tlo_desc *d, const void *obj) {
     size_t saved = b->len;
     err_t e = enc_fields(b, d, obj);
     if (e != ERR_OK) {
@@ -164,8 +156,7 @@ err_t tlo_encode_bare(buf *b, const tlo_desc *d, const void *obj)
     return e;
 }
 
-err_t tlo_encode(buf *b, const tlo_desc *d, const void *obj)
-{
+err_t tlo_encode(buf *b, const tlo_desc *d, const void *obj) {
     size_t saved = b->len;
     err_t e = tl_write_u32(b, d->id);
     if (e == ERR_OK) {
@@ -179,8 +170,7 @@ err_t tlo_encode(buf *b, const tlo_desc *d, const void *obj)
 
 /* ---- decode ---- */
 
-static err_t dec_elem(cur *c, const tlo_elem *e, void *v)
-{
+static err_t dec_elem(cur *c, const tlo_elem *e, void *v) {
     switch (e->kind) {
     case TLO_INT:
     case TLO_FLAGS: {
@@ -227,8 +217,7 @@ static err_t dec_elem(cur *c, const tlo_elem *e, void *v)
     return err_fail(ERR_INTERNAL, "nested vector");
 }
 
-static err_t dec_fields(cur *c, const tlo_desc *d, void *obj)
-{
+static err_t dec_fields(cur *c, const tlo_desc *d, void *obj) {
     for (size_t i = 0; i < d->nfields; i++) {
         const tlo_field *f = &d->fields[i];
         if (!field_present(d, f, obj)) {
@@ -266,8 +255,7 @@ static err_t dec_fields(cur *c, const tlo_desc *d, void *obj)
     return ERR_OK;
 }
 
-err_t tlo_decode_bare(cur *c, const tlo_desc *d, void *obj)
-{
+err_t tlo_decode_bare(cur *c, const tlo_desc *d, void *obj) {
     size_t saved = c->pos;
     memset(obj, 0, d->size);
     err_t e = dec_fields(c, d, obj);
@@ -278,8 +266,7 @@ err_t tlo_decode_bare(cur *c, const tlo_desc *d, void *obj)
     return e;
 }
 
-err_t tlo_decode(cur *c, const tlo_desc *d, void *obj)
-{
+err_t tlo_decode(cur *c, const tlo_desc *d, void *obj) {
     memset(obj, 0, d->size);
     TRY(tl_expect_id(c, d->id));
     err_t e = tlo_decode_bare(c, d, obj);
@@ -291,8 +278,7 @@ err_t tlo_decode(cur *c, const tlo_desc *d, void *obj)
 
 /* ---- free / eq ---- */
 
-static void free_elem(const tlo_elem *e, void *v)
-{
+static void free_elem(const tlo_elem *e, void *v) {
     if (e->kind == TLO_BARE) {
         tlo_free(e->bare, v);
     } else if (e->kind == TLO_BOXED) {
@@ -300,13 +286,11 @@ static void free_elem(const tlo_elem *e, void *v)
     }
 }
 
-static bool elem_owns_memory(const tlo_elem *e)
-{
+static bool elem_owns_memory(const tlo_elem *e) {
     return e->kind == TLO_BARE || e->kind == TLO_BOXED;
 }
 
-void tlo_free(const tlo_desc *d, void *obj)
-{
+void tlo_free(const tlo_desc *d, void *obj) {
     if (!obj) {
         return;
     }
@@ -331,8 +315,7 @@ void tlo_free(const tlo_desc *d, void *obj)
     }
 }
 
-static bool elem_eq(const tlo_elem *e, const void *a, const void *b)
-{
+static bool elem_eq(const tlo_elem *e, const void *a, const void *b) {
     switch (e->kind) {
     case TLO_BYTES: {
         tl_bytes x;
@@ -360,8 +343,7 @@ static bool elem_eq(const tlo_elem *e, const void *a, const void *b)
     }
 }
 
-bool tlo_eq(const tlo_desc *d, const void *a, const void *b)
-{
+bool tlo_eq(const tlo_desc *d, const void *a, const void *b) {
     for (size_t i = 0; i < d->nfields; i++) {
         const tlo_field *f = &d->fields[i];
         bool pa = field_present(d, f, a);
@@ -397,8 +379,7 @@ bool tlo_eq(const tlo_desc *d, const void *a, const void *b)
 
 /* ---- polymorphic types ---- */
 
-const tlo_desc *tlo_type_ctor(const tlo_type *t, uint32_t id)
-{
+const tlo_desc *tlo_type_ctor(const tlo_type *t, uint32_t id) {
     for (size_t i = 0; i < t->nctors; i++) {
         if (t->ctors[i]->id == id) {
             return t->ctors[i];
@@ -407,15 +388,13 @@ const tlo_desc *tlo_type_ctor(const tlo_type *t, uint32_t id)
     return NULL;
 }
 
-static uint32_t type_id(const void *obj)
-{
+static uint32_t type_id(const void *obj) {
     uint32_t id;
     memcpy(&id, obj, sizeof(id));
     return id;
 }
 
-err_t tlo_type_encode(buf *b, const tlo_type *t, const void *obj)
-{
+err_t tlo_type_encode(buf *b, const tlo_type *t, const void *obj) {
     const tlo_desc *d = tlo_type_ctor(t, type_id(obj));
     if (!d) {
         return err_fail(ERR_BAD_CONSTRUCTOR, "0x%08x is not a %s", type_id(obj), t->name);
@@ -423,8 +402,7 @@ err_t tlo_type_encode(buf *b, const tlo_type *t, const void *obj)
     return tlo_encode(b, d, (const uint8_t *)obj + t->union_off);
 }
 
-err_t tlo_type_decode(cur *c, const tlo_type *t, void *obj)
-{
+err_t tlo_type_decode(cur *c, const tlo_type *t, void *obj) {
     memset(obj, 0, t->size);
     uint32_t id;
     TRY(tl_read_u32(c, &id));
@@ -438,8 +416,7 @@ err_t tlo_type_decode(cur *c, const tlo_type *t, void *obj)
     return ERR_OK;
 }
 
-void tlo_type_free(const tlo_type *t, void *obj)
-{
+void tlo_type_free(const tlo_type *t, void *obj) {
     if (!obj) {
         return;
     }
@@ -449,8 +426,7 @@ void tlo_type_free(const tlo_type *t, void *obj)
     }
 }
 
-bool tlo_type_eq(const tlo_type *t, const void *a, const void *b)
-{
+bool tlo_type_eq(const tlo_type *t, const void *a, const void *b) {
     if (type_id(a) != type_id(b)) {
         return false;
     }

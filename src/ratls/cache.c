@@ -22,8 +22,7 @@ struct ratls_cache {
     entry *slots;
 };
 
-ratls_cache *ratls_cache_new(size_t capacity, uint32_t ttl_secs)
-{
+ratls_cache *ratls_cache_new(size_t capacity, uint32_t ttl_secs) {
     size_t n = 16;
     while (n < capacity && n < ((size_t)1 << 20)) {
         n <<= 1;
@@ -43,8 +42,7 @@ ratls_cache *ratls_cache_new(size_t capacity, uint32_t ttl_secs)
     return c;
 }
 
-void ratls_cache_free(ratls_cache *c)
-{
+void ratls_cache_free(ratls_cache *c) {
     if (!c) {
         return;
     }
@@ -53,15 +51,13 @@ void ratls_cache_free(ratls_cache *c)
     free(c);
 }
 
-static size_t home(const ratls_cache *c, const uint8_t key[32])
-{
+static size_t home(const ratls_cache *c, const uint8_t key[32]) {
     size_t h;
     memcpy(&h, key, sizeof(h)); /* the key is a SHA-256: its bytes are uniform */
     return h & c->mask;
 }
 
-bool ratls_cache_get(ratls_cache *c, const uint8_t key[32], int64_t now, ratls_peer *out)
-{
+bool ratls_cache_get(ratls_cache *c, const uint8_t key[32], int64_t now, ratls_peer *out) {
     bool found = false;
     pthread_mutex_lock(&c->mu);
     size_t h = home(c, key);
@@ -86,8 +82,7 @@ bool ratls_cache_get(ratls_cache *c, const uint8_t key[32], int64_t now, ratls_p
     return found;
 }
 
-void ratls_cache_put(ratls_cache *c, const uint8_t key[32], int64_t now, const ratls_peer *peer)
-{
+void ratls_cache_put(ratls_cache *c, const uint8_t key[32], int64_t now, const ratls_peer *peer) {
     int64_t exp = now + (int64_t)c->ttl;
     if (peer->not_after < exp) {
         exp = peer->not_after;
@@ -115,8 +110,7 @@ void ratls_cache_put(ratls_cache *c, const uint8_t key[32], int64_t now, const r
     pthread_mutex_unlock(&c->mu);
 }
 
-void ratls_cache_stats(ratls_cache *c, uint64_t *hits, uint64_t *misses)
-{
+void ratls_cache_stats(ratls_cache *c, uint64_t *hits, uint64_t *misses) {
     pthread_mutex_lock(&c->mu);
     *hits = c->hits;
     *misses = c->misses;

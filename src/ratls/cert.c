@@ -23,19 +23,16 @@
 
 static atomic_uint_fast64_t quotes_verified;
 
-uint64_t ratls_quotes_verified(void)
-{
+uint64_t ratls_quotes_verified(void) {
     return atomic_load(&quotes_verified);
 }
 
-void ratls_identity_init(ratls_identity *id)
-{
+void ratls_identity_init(ratls_identity *id) {
     memset(id, 0, sizeof(*id));
     buf_init(&id->cert_der, RATLS_CERT_MAX);
 }
 
-void ratls_identity_cleanup(ratls_identity *id)
-{
+void ratls_identity_cleanup(ratls_identity *id) {
     if (!id) {
         return;
     }
@@ -43,8 +40,7 @@ void ratls_identity_cleanup(ratls_identity *id)
     buf_free(&id->cert_der);
 }
 
-static int add_conf_ext(X509 *x, int nid, const char *value)
-{
+static int add_conf_ext(X509 *x, int nid, const char *value) {
     X509V3_CTX ctx;
     X509V3_set_ctx_nodb(&ctx);
     X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
@@ -54,8 +50,7 @@ static int add_conf_ext(X509 *x, int nid, const char *value)
     return ok;
 }
 
-static int add_raw_ext(X509 *x, const char *oid, const uint8_t *data, size_t len)
-{
+static int add_raw_ext(X509 *x, const char *oid, const uint8_t *data, size_t len) {
     ASN1_OBJECT *obj = OBJ_txt2obj(oid, 1);
     ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
     X509_EXTENSION *ext = NULL;
@@ -68,15 +63,13 @@ static int add_raw_ext(X509 *x, const char *oid, const uint8_t *data, size_t len
     return ok;
 }
 
-static EVP_PKEY *pkey_of(const ed25519_key *k)
-{
+static EVP_PKEY *pkey_of(const ed25519_key *k) {
     return EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, k->seed, ED25519_SEED_LEN);
 }
 
 err_t ratls_cert_build(const ed25519_key *key, const uint8_t *qbytes, size_t quote_len,
                        const uint8_t *claims, size_t claims_len, int64_t not_before,
-                       int64_t not_after, buf *der_out)
-{
+                       int64_t not_after, buf *der_out) {
     err_t e = err_fail(ERR_CRYPTO, "building the certificate failed");
     EVP_PKEY *pk = pkey_of(key);
     X509 *x = X509_new();
@@ -90,10 +83,10 @@ err_t ratls_cert_build(const ed25519_key *key, const uint8_t *qbytes, size_t quo
     int dlen = 0;
     if (!pk || !x || !serial || X509_set_version(x, X509_VERSION_3) != 1 ||
         !BN_to_ASN1_INTEGER(serial, X509_get_serialNumber(x)) ||
-        X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"COCOON", -1,
+        X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"COCOON", -1, -1,
+                                   0) != 1 ||
+        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1,
                                    -1, 0) != 1 ||
-        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"localhost",
-                                   -1, -1, 0) != 1 ||
         X509_set_issuer_name(x, name) != 1 ||
         !ASN1_TIME_set(X509_getm_notBefore(x), (time_t)not_before) ||
         !ASN1_TIME_set(X509_getm_notAfter(x), (time_t)not_after) || X509_set_pubkey(x, pk) != 1 ||
@@ -117,8 +110,7 @@ out:
 }
 
 err_t ratls_identity_create(ratls_identity *id, attest_provider *prov, int64_t now,
-                            uint32_t valid_secs, const ratls_claim *claims, size_t nclaims)
-{
+                            uint32_t valid_secs, const ratls_claim *claims, size_t nclaims) {
     if (valid_secs == 0 || valid_secs > RATLS_MAX_VALIDITY) {
         return err_fail(ERR_CERT_VALIDITY, "validity must be 1 s .. 24 h, got %u s", valid_secs);
     }
@@ -167,8 +159,7 @@ out:
     return e;
 }
 
-static err_t write_pem(const char *path, int is_key, const ratls_identity *id)
-{
+static err_t write_pem(const char *path, int is_key, const ratls_identity *id) {
     BIO *b = BIO_new(BIO_s_mem());
     X509 *x = NULL;
     EVP_PKEY *pk = NULL;
@@ -198,14 +189,12 @@ out:
     return e;
 }
 
-err_t ratls_identity_save(const ratls_identity *id, const char *cert_path, const char *key_path)
-{
+err_t ratls_identity_save(const ratls_identity *id, const char *cert_path, const char *key_path) {
     TRY(write_pem(key_path, 1, id));
     return write_pem(cert_path, 0, id);
 }
 
-static int64_t asn1_time_unix(const ASN1_TIME *t)
-{
+static int64_t asn1_time_unix(const ASN1_TIME *t) {
     struct tm tm;
     if (!t || ASN1_TIME_to_tm(t, &tm) != 1) {
         return INT64_MIN;
@@ -213,8 +202,7 @@ static int64_t asn1_time_unix(const ASN1_TIME *t)
     return (int64_t)timegm(&tm);
 }
 
-err_t ratls_cert_pem_to_der(const uint8_t *pem, size_t len, buf *der)
-{
+err_t ratls_cert_pem_to_der(const uint8_t *pem, size_t len, buf *der) {
     BIO *b = BIO_new_mem_buf(pem, (int)len);
     X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
     BIO_free(b);
@@ -232,8 +220,7 @@ err_t ratls_cert_pem_to_der(const uint8_t *pem, size_t len, buf *der)
     return e;
 }
 
-err_t ratls_identity_load(ratls_identity *id, const char *cert_path, const char *key_path)
-{
+err_t ratls_identity_load(ratls_identity *id, const char *cert_path, const char *key_path) {
     buf pem;
     buf_init(&pem, RATLS_CERT_MAX * 2);
     err_t e = file_read(cert_path, RATLS_CERT_MAX * 2, &pem);
@@ -309,14 +296,12 @@ static ASN1_OBJECT *oid_quote;
 static ASN1_OBJECT *oid_claims;
 static pthread_once_t oid_once = PTHREAD_ONCE_INIT;
 
-static void oid_init(void)
-{
+static void oid_init(void) {
     oid_quote = OBJ_txt2obj(RATLS_OID_QUOTE, 1);
     oid_claims = OBJ_txt2obj(RATLS_OID_CLAIMS, 1);
 }
 
-static err_t scan_extensions(X509 *x, cert_exts *ce)
-{
+static err_t scan_extensions(X509 *x, cert_exts *ce) {
     memset(ce, 0, sizeof(*ce));
     pthread_once(&oid_once, oid_init);
     const ASN1_OBJECT *oq = oid_quote;
@@ -359,8 +344,7 @@ static err_t scan_extensions(X509 *x, cert_exts *ce)
     return e;
 }
 
-err_t ratls_cert_quote(const uint8_t *der, size_t len, buf *quote_out)
-{
+err_t ratls_cert_quote(const uint8_t *der, size_t len, buf *quote_out) {
     const unsigned char *p = der;
     X509 *x = d2i_X509(NULL, &p, (long)len);
     if (!x || p != der + len) {
@@ -377,8 +361,7 @@ err_t ratls_cert_quote(const uint8_t *der, size_t len, buf *quote_out)
 }
 
 static err_t verify_quote(const cert_exts *ce, const uint8_t pub[32], const ratls_policy *pol,
-                          int64_t now, ratls_peer *peer)
-{
+                          int64_t now, ratls_peer *peer) {
     if (ce->quote_len > RATLS_QUOTE_MAX) {
         return err_fail(ERR_TOO_LARGE, "quote extension of %zu bytes", ce->quote_len);
     }
@@ -407,8 +390,7 @@ static err_t verify_parsed(X509 *x, const ratls_policy *pol, int64_t now, ratls_
                            bool check_self_signature);
 
 err_t ratls_verify_cert(const uint8_t *der, size_t len, const ratls_policy *pol, int64_t now,
-                        ratls_peer *peer)
-{
+                        ratls_peer *peer) {
     memset(peer, 0, sizeof(*peer));
     if (len > RATLS_CERT_MAX) {
         return err_fail(ERR_TOO_LARGE, "certificate of %zu bytes", len);
@@ -424,14 +406,12 @@ err_t ratls_verify_cert(const uint8_t *der, size_t len, const ratls_policy *pol,
     return e;
 }
 
-err_t ratls_verify_x509(X509 *x, const ratls_policy *pol, int64_t now, ratls_peer *peer)
-{
+err_t ratls_verify_x509(X509 *x, const ratls_policy *pol, int64_t now, ratls_peer *peer) {
     return verify_parsed(x, pol, now, peer, false);
 }
 
 static err_t verify_parsed(X509 *x, const ratls_policy *pol, int64_t now, ratls_peer *peer,
-                           bool check_self_signature)
-{
+                           bool check_self_signature) {
     memset(peer, 0, sizeof(*peer));
     err_t e = ERR_OK;
     EVP_PKEY *pk = X509_get0_pubkey(x);

@@ -23,9 +23,9 @@
 
 #define RATLS_OID_QUOTE "1.3.6.1.4.1.12345.1"
 #define RATLS_OID_CLAIMS "1.3.6.1.4.1.12345.2"
-#define RATLS_QUOTE_MAX 32768           /* as the reference caps the quote extension */
-#define RATLS_MAX_VALIDITY (24 * 3600)  /* seconds */
-#define RATLS_CLOCK_SKEW 60             /* seconds a peer clock may run ahead of ours */
+#define RATLS_QUOTE_MAX 32768          /* as the reference caps the quote extension */
+#define RATLS_MAX_VALIDITY (24 * 3600) /* seconds */
+#define RATLS_CLOCK_SKEW 60            /* seconds a peer clock may run ahead of ours */
 #define RATLS_CERT_MAX (RATLS_QUOTE_MAX + RATLS_CLAIMS_MAX + 4096)
 
 /* A certificate and its private key, PEM-encoded, as written to PREFIX_cert.pem/_key.pem. */
@@ -73,8 +73,7 @@ MUST_CHECK err_t ratls_verify_cert(const uint8_t *der, size_t len, const ratls_p
  * key holder has signed every byte of the certificate either way, and checking the
  * self-signature again would only cost an Ed25519 verification per handshake. The verdict is
  * trusted only once the handshake has completed. Everything else is checked as above. */
-MUST_CHECK err_t ratls_verify_x509(X509 *x, const ratls_policy *pol, int64_t now,
-                                   ratls_peer *peer);
+MUST_CHECK err_t ratls_verify_x509(X509 *x, const ratls_policy *pol, int64_t now, ratls_peer *peer);
 
 /* Count of quotes whose signatures were verified by this process (for benchmarks). */
 uint64_t ratls_quotes_verified(void);

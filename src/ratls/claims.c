@@ -4,8 +4,7 @@
 
 #include "base/cur.h"
 
-err_t ratls_claims_encode(const uint8_t pubkey[32], const ratls_claim *rec, size_t n, buf *out)
-{
+err_t ratls_claims_encode(const uint8_t pubkey[32], const ratls_claim *rec, size_t n, buf *out) {
     if (n > RATLS_CLAIMS_MAX_RECORDS) {
         return err_fail(ERR_TOO_MANY, "%zu claim records, at most %d", n, RATLS_CLAIMS_MAX_RECORDS);
     }
@@ -24,8 +23,7 @@ err_t ratls_claims_encode(const uint8_t pubkey[32], const ratls_claim *rec, size
     return ERR_OK;
 }
 
-err_t ratls_claims_decode(const uint8_t *data, size_t len, ratls_claims *out)
-{
+err_t ratls_claims_decode(const uint8_t *data, size_t len, ratls_claims *out) {
     memset(out, 0, sizeof(*out));
     if (len > RATLS_CLAIMS_MAX) {
         return err_fail(ERR_TOO_LARGE, "claims extension is %zu bytes", len);
@@ -54,8 +52,7 @@ err_t ratls_claims_decode(const uint8_t *data, size_t len, ratls_claims *out)
     return ERR_OK;
 }
 
-const ratls_claim *ratls_claims_find(const ratls_claims *c, uint16_t tag)
-{
+const ratls_claim *ratls_claims_find(const ratls_claims *c, uint16_t tag) {
     for (size_t i = 0; i < c->count; i++) {
         if (c->rec[i].tag == tag) {
             return &c->rec[i];

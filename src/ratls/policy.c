@@ -10,24 +10,21 @@
 #include "base/codec.h"
 #include "crypto/hash.h"
 
-void ratls_policy_init(ratls_policy *p)
-{
+void ratls_policy_init(ratls_policy *p) {
     memset(p, 0, sizeof(*p));
     p->require_tdx = true;
     p->nroots = 1;
     memcpy(p->roots[0], ATTEST_INTEL_ROOT_PUB, 64);
 }
 
-void ratls_policy_cleanup(ratls_policy *p)
-{
+void ratls_policy_cleanup(ratls_policy *p) {
     free(p->image_hashes);
     free(p->mrtds);
     free(p->rtmrs);
     memset(p, 0, sizeof(*p));
 }
 
-static err_t grow(void **arr, size_t *n, size_t elem, const void *item)
-{
+static err_t grow(void **arr, size_t *n, size_t elem, const void *item) {
     if (*n >= RATLS_MAX_LIST) {
         return err_fail(ERR_TOO_MANY, "policy list longer than %d", RATLS_MAX_LIST);
     }
@@ -41,8 +38,7 @@ static err_t grow(void **arr, size_t *n, size_t elem, const void *item)
     return ERR_OK;
 }
 
-err_t ratls_policy_add_root(ratls_policy *p, const uint8_t pub[64])
-{
+err_t ratls_policy_add_root(ratls_policy *p, const uint8_t pub[64]) {
     if (p->nroots >= RATLS_MAX_ROOTS) {
         return err_fail(ERR_TOO_MANY, "more than %d roots", RATLS_MAX_ROOTS);
     }
@@ -50,23 +46,19 @@ err_t ratls_policy_add_root(ratls_policy *p, const uint8_t pub[64])
     return ERR_OK;
 }
 
-err_t ratls_policy_add_image(ratls_policy *p, const uint8_t hash[32])
-{
+err_t ratls_policy_add_image(ratls_policy *p, const uint8_t hash[32]) {
     return grow((void **)&p->image_hashes, &p->nimage, 32, hash);
 }
 
-err_t ratls_policy_add_mrtd(ratls_policy *p, const uint8_t mrtd[48])
-{
+err_t ratls_policy_add_mrtd(ratls_policy *p, const uint8_t mrtd[48]) {
     return grow((void **)&p->mrtds, &p->nmrtd, 48, mrtd);
 }
 
-err_t ratls_policy_add_rtmrs(ratls_policy *p, const uint8_t rtmr[4][48])
-{
+err_t ratls_policy_add_rtmrs(ratls_policy *p, const uint8_t rtmr[4][48]) {
     return grow((void **)&p->rtmrs, &p->nrtmr, 4 * 48, rtmr);
 }
 
-err_t ratls_policy_add_collateral(ratls_policy *p, const collateral *c)
-{
+err_t ratls_policy_add_collateral(ratls_policy *p, const collateral *c) {
     if (p->ncoll >= RATLS_MAX_COLLATERAL) {
         return err_fail(ERR_TOO_MANY, "more than %d collateral sets", RATLS_MAX_COLLATERAL);
     }
@@ -74,13 +66,11 @@ err_t ratls_policy_add_collateral(ratls_policy *p, const collateral *c)
     return ERR_OK;
 }
 
-bool ratls_policy_wants_collateral(const ratls_policy *p)
-{
+bool ratls_policy_wants_collateral(const ratls_policy *p) {
     return p->ncoll > 0 || p->require_collateral;
 }
 
-err_t ratls_policy_check(const ratls_policy *p, const ratls_peer *peer)
-{
+err_t ratls_policy_check(const ratls_policy *p, const ratls_peer *peer) {
     if (!peer->attested) {
         if (p->require_tdx || p->nimage || p->nmrtd || p->nrtmr) {
             return err_fail(ERR_NO_QUOTE, "policy requires a TDX quote");
@@ -124,8 +114,7 @@ err_t ratls_policy_check(const ratls_policy *p, const ratls_peer *peer)
 }
 
 /* Hex, or (for 32-byte values) base64 as written to *_image_hash.b64. */
-static err_t decode_fixed(json_t *v, const char *what, uint8_t *out, size_t want)
-{
+static err_t decode_fixed(json_t *v, const char *what, uint8_t *out, size_t want) {
     const char *s = json_string_value(v);
     if (!s) {
         return err_fail(ERR_CONFIG, "%s: expected a string", what);
@@ -141,15 +130,13 @@ static err_t decode_fixed(json_t *v, const char *what, uint8_t *out, size_t want
     return err_fail(ERR_CONFIG, "%s: expected %zu bytes as hex or base64", what, want);
 }
 
-static err_t parse_policy(ratls_policy *p, json_t *root)
-{
+static err_t parse_policy(ratls_policy *p, json_t *root) {
     if (!json_is_object(root)) {
         return err_fail(ERR_CONFIG, "policy: expected a JSON object");
     }
     const char *key;
     json_t *v;
-    json_object_foreach(root, key, v)
-    {
+    json_object_foreach(root, key, v) {
         size_t i;
         json_t *it;
         if (strcmp(key, "require_tdx") == 0 || strcmp(key, "allow_debug") == 0 ||
@@ -177,8 +164,7 @@ static err_t parse_policy(ratls_policy *p, json_t *root)
                 return err_fail(ERR_CONFIG, "policy.roots: expected a non-empty array");
             }
             p->nroots = 0;
-            json_array_foreach(v, i, it)
-            {
+            json_array_foreach(v, i, it) {
                 uint8_t pub[64];
                 if (json_is_string(it) && strcmp(json_string_value(it), "intel") == 0) {
                     memcpy(pub, ATTEST_INTEL_ROOT_PUB, 64);
@@ -192,8 +178,7 @@ static err_t parse_policy(ratls_policy *p, json_t *root)
             if (!json_is_array(v)) {
                 return err_fail(ERR_CONFIG, "policy.%s: expected an array", key);
             }
-            json_array_foreach(v, i, it)
-            {
+            json_array_foreach(v, i, it) {
                 uint8_t val[48];
                 TRY(decode_fixed(it, key, val, img ? 32 : 48));
                 TRY(img ? ratls_policy_add_image(p, val) : ratls_policy_add_mrtd(p, val));
@@ -202,8 +187,7 @@ static err_t parse_policy(ratls_policy *p, json_t *root)
             if (!json_is_array(v)) {
                 return err_fail(ERR_CONFIG, "policy.rtmrs: expected an array of 4-element arrays");
             }
-            json_array_foreach(v, i, it)
-            {
+            json_array_foreach(v, i, it) {
                 uint8_t set[4][48];
                 if (!json_is_array(it) || json_array_size(it) != 4) {
                     return err_fail(ERR_CONFIG, "policy.rtmrs[%zu]: expected 4 hex strings", i);
@@ -220,8 +204,7 @@ static err_t parse_policy(ratls_policy *p, json_t *root)
     return ERR_OK;
 }
 
-err_t ratls_policy_from_json(ratls_policy *p, const char *text, size_t len)
-{
+err_t ratls_policy_from_json(ratls_policy *p, const char *text, size_t len) {
     json_error_t jerr;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
@@ -246,8 +229,7 @@ typedef struct {
 static tcb_memo tcb_memos[TCB_MEMO_SLOTS];
 static pthread_mutex_t tcb_mu = PTHREAD_MUTEX_INITIALIZER;
 
-static void tcb_key(const ratls_policy *p, const uint8_t *q, size_t len, uint8_t key[32])
-{
+static void tcb_key(const ratls_policy *p, const uint8_t *q, size_t len, uint8_t key[32]) {
     hash_ctx *h = hash_new(HASH_SHA256);
     hash_update(h, q, len);
     hash_update(h, p->coll, p->ncoll * sizeof(p->coll[0]));
@@ -256,9 +238,8 @@ static void tcb_key(const ratls_policy *p, const uint8_t *q, size_t len, uint8_t
     hash_final_free(h, key);
 }
 
-err_t ratls_verify_collateral(const ratls_policy *p, const uint8_t *qdata, size_t len,
-                              int64_t now, ratls_peer *peer)
-{
+err_t ratls_verify_collateral(const ratls_policy *p, const uint8_t *qdata, size_t len, int64_t now,
+                              ratls_peer *peer) {
     if (!ratls_policy_wants_collateral(p)) {
         return ERR_OK;
     }

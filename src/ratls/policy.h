@@ -69,8 +69,8 @@ typedef struct {
  * platform, then applies p->dcap. Errors: those of dcap_verify / dcap_policy_check, and
  * ERR_COLLATERAL_MISMATCH when no set covers the platform. Verdicts are remembered per quote
  * until their expiry. */
-MUST_CHECK err_t ratls_verify_collateral(const ratls_policy *p, const uint8_t *qdata,
-                                         size_t len, int64_t now, ratls_peer *peer);
+MUST_CHECK err_t ratls_verify_collateral(const ratls_policy *p, const uint8_t *qdata, size_t len,
+                                         int64_t now, ratls_peer *peer);
 /* Does this policy want ratls_verify_collateral run for attested peers? */
 bool ratls_policy_wants_collateral(const ratls_policy *p);
 
@@ -83,8 +83,8 @@ MUST_CHECK err_t ratls_policy_add_mrtd(ratls_policy *p, const uint8_t mrtd[48]);
 MUST_CHECK err_t ratls_policy_add_rtmrs(ratls_policy *p, const uint8_t rtmr[4][48]);
 MUST_CHECK err_t ratls_policy_add_collateral(ratls_policy *p, const collateral *c);
 /* JSON object: {"require_tdx": bool, "allow_debug": bool, "image_hashes": [hex|base64],
- * "mrtd": [hex], "rtmrs": [[hex,hex,hex,hex]], "roots": ["intel" | hex X‖Y], "max_validity_hours": n}.
- * Unknown keys and malformed values are errors (ERR_CONFIG with a detail). When "roots" is
+ * "mrtd": [hex], "rtmrs": [[hex,hex,hex,hex]], "roots": ["intel" | hex X‖Y], "max_validity_hours":
+ * n}. Unknown keys and malformed values are errors (ERR_CONFIG with a detail). When "roots" is
  * given it replaces the default Intel root. */
 MUST_CHECK err_t ratls_policy_from_json(ratls_policy *p, const char *json, size_t len);
 

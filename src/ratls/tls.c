@@ -27,8 +27,7 @@ static int verdict_idx = -1;
 static pthread_once_t verdict_once = PTHREAD_ONCE_INIT;
 
 static void verdict_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
-                         void *argp)
-{
+                         void *argp) {
     (void)parent;
     (void)ad;
     (void)idx;
@@ -37,19 +36,16 @@ static void verdict_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, l
     free(ptr);
 }
 
-static void verdict_init_idx(void)
-{
+static void verdict_init_idx(void) {
     verdict_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, verdict_free);
 }
 
-static int64_t default_clock(void *arg)
-{
+static int64_t default_clock(void *arg) {
     (void)arg;
     return clock_unix();
 }
 
-static int verify_hook(X509_STORE_CTX *sctx, void *arg)
-{
+static int verify_hook(X509_STORE_CTX *sctx, void *arg) {
     ratls_ctx *c = arg;
     SSL *ssl = X509_STORE_CTX_get_ex_data(sctx, SSL_get_ex_data_X509_STORE_CTX_idx());
     verdict *v = ssl ? SSL_get_ex_data(ssl, verdict_idx) : NULL;
@@ -94,8 +90,7 @@ static int verify_hook(X509_STORE_CTX *sctx, void *arg)
     return 1;
 }
 
-static err_t load_identity(SSL_CTX *ssl, const ratls_identity *id)
-{
+static err_t load_identity(SSL_CTX *ssl, const ratls_identity *id) {
     const unsigned char *p = id->cert_der.data;
     X509 *x = d2i_X509(NULL, &p, (long)id->cert_der.len);
     EVP_PKEY *pk =
@@ -111,8 +106,7 @@ static err_t load_identity(SSL_CTX *ssl, const ratls_identity *id)
     return ERR_OK;
 }
 
-static err_t copy_policy(ratls_policy *dst, const ratls_policy *src)
-{
+static err_t copy_policy(ratls_policy *dst, const ratls_policy *src) {
     *dst = *src;
     dst->image_hashes = NULL; /* the lists are deep-copied; collateral stays borrowed */
     dst->mrtds = NULL;
@@ -131,8 +125,7 @@ static err_t copy_policy(ratls_policy *dst, const ratls_policy *src)
 }
 
 err_t ratls_ctx_new(ratls_role role, const ratls_identity *id, const ratls_policy *pol,
-                    ratls_ctx **out)
-{
+                    ratls_ctx **out) {
     pthread_once(&verdict_once, verdict_init_idx);
     if (verdict_idx < 0) {
         return err_fail(ERR_INTERNAL, "no SSL ex_data index");
@@ -162,12 +155,11 @@ err_t ratls_ctx_new(ratls_role role, const ratls_identity *id, const ratls_polic
     /* IGNORE_UNEXPECTED_EOF: a peer that closes without close_notify has simply closed; our
      * frames carry their own lengths, so truncation of a message is still detected. */
     SSL_CTX_set_options(c->ssl, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION |
-                                    SSL_OP_CIPHER_SERVER_PREFERENCE |
-                                    SSL_OP_IGNORE_UNEXPECTED_EOF);
+                                    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_CTX_set_session_cache_mode(c->ssl, SSL_SESS_CACHE_OFF);
-    SSL_CTX_set_verify(c->ssl,
-                       SSL_VERIFY_PEER | (role == RATLS_SERVER ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
-                       NULL);
+    SSL_CTX_set_verify(
+        c->ssl, SSL_VERIFY_PEER | (role == RATLS_SERVER ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
+        NULL);
     SSL_CTX_set_cert_verify_callback(c->ssl, verify_hook, c);
     if ((e = load_identity(c->ssl, id)) != ERR_OK) {
         ratls_ctx_free(c);
@@ -177,8 +169,7 @@ err_t ratls_ctx_new(ratls_role role, const ratls_identity *id, const ratls_polic
     return ERR_OK;
 }
 
-void ratls_ctx_free(ratls_ctx *c)
-{
+void ratls_ctx_free(ratls_ctx *c) {
     if (!c) {
         return;
     }
@@ -187,39 +178,32 @@ void ratls_ctx_free(ratls_ctx *c)
     free(c);
 }
 
-void ratls_ctx_set_cache(ratls_ctx *c, ratls_cache *cache)
-{
+void ratls_ctx_set_cache(ratls_ctx *c, ratls_cache *cache) {
     c->cache = cache;
 }
 
-void ratls_ctx_set_clock(ratls_ctx *c, ratls_clock_fn fn, void *arg)
-{
+void ratls_ctx_set_clock(ratls_ctx *c, ratls_clock_fn fn, void *arg) {
     c->clock = fn ? fn : default_clock;
     c->clock_arg = arg;
 }
 
-err_t ratls_ctx_set_identity(ratls_ctx *c, const ratls_identity *id)
-{
+err_t ratls_ctx_set_identity(ratls_ctx *c, const ratls_identity *id) {
     return load_identity(c->ssl, id);
 }
 
-SSL_CTX *ratls_ctx_ssl_ctx(ratls_ctx *c)
-{
+SSL_CTX *ratls_ctx_ssl_ctx(ratls_ctx *c) {
     return c->ssl;
 }
 
-const ratls_policy *ratls_ctx_policy(const ratls_ctx *c)
-{
+const ratls_policy *ratls_ctx_policy(const ratls_ctx *c) {
     return &c->policy;
 }
 
-int64_t ratls_ctx_now(const ratls_ctx *c)
-{
+int64_t ratls_ctx_now(const ratls_ctx *c) {
     return c->clock(c->clock_arg);
 }
 
-SSL *ratls_ssl_new(ratls_ctx *c)
-{
+SSL *ratls_ssl_new(ratls_ctx *c) {
     SSL *ssl = SSL_new(c->ssl);
     verdict *v = calloc(1, sizeof(*v));
     if (!ssl || !v || SSL_set_ex_data(ssl, verdict_idx, v) != 1) {
@@ -236,8 +220,7 @@ SSL *ratls_ssl_new(ratls_ctx *c)
     return ssl;
 }
 
-err_t ratls_ssl_verdict(SSL *ssl, ratls_peer *peer)
-{
+err_t ratls_ssl_verdict(SSL *ssl, ratls_peer *peer) {
     verdict *v = SSL_get_ex_data(ssl, verdict_idx);
     if (!v || !v->checked) {
         return ERR_PEER_NOT_VERIFIED;
@@ -248,8 +231,7 @@ err_t ratls_ssl_verdict(SSL *ssl, ratls_peer *peer)
     return v->err;
 }
 
-err_t ratls_ssl_error(SSL *ssl, int ret)
-{
+err_t ratls_ssl_error(SSL *ssl, int ret) {
     int se = SSL_get_error(ssl, ret);
     if (se == SSL_ERROR_WANT_READ || se == SSL_ERROR_WANT_WRITE) {
         return ERR_AGAIN;

@@ -12,8 +12,7 @@
 static const char *const PLAIN[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
 static const char *const B64V[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
 
-static void test_base64_rfc4648_vectors(void **state)
-{
+static void test_base64_rfc4648_vectors(void **state) {
     (void)state;
     for (size_t i = 0; i < 7; i++) {
         char enc[16];
@@ -27,8 +26,7 @@ static void test_base64_rfc4648_vectors(void **state)
     }
 }
 
-static void test_base64_rejects_noncanonical(void **state)
-{
+static void test_base64_rejects_noncanonical(void **state) {
     (void)state;
     uint8_t out[16];
     size_t n;
@@ -40,8 +38,7 @@ static void test_base64_rejects_noncanonical(void **state)
     assert_int_equal(b64_decode("Zm9vYmFy", 8, out, 5, &n, false), ERR_TOO_LARGE);
 }
 
-static void test_base64_url(void **state)
-{
+static void test_base64_url(void **state) {
     (void)state;
     const uint8_t d[] = {0xfb, 0xff, 0xbf};
     char enc[8];
@@ -54,8 +51,7 @@ static void test_base64_url(void **state)
     assert_int_equal(b64_decode("+/+/", 4, out, sizeof(out), &n, true), ERR_BAD_ENCODING);
 }
 
-static void test_hex(void **state)
-{
+static void test_hex(void **state) {
     (void)state;
     const uint8_t d[] = {0x00, 0xab, 0xff};
     char s[7];
@@ -70,8 +66,7 @@ static void test_hex(void **state)
     assert_int_equal(hex_decode("00112233", 8, out, 3, &n), ERR_TOO_LARGE);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_base64_rfc4648_vectors),
         cmocka_unit_test(test_base64_rejects_noncanonical),

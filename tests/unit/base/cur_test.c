@@ -11,8 +11,7 @@
 #include "base/cur.h"
 #include "base/err.h"
 
-static void test_reads_little_and_big_endian(void **state)
-{
+static void test_reads_little_and_big_endian(void **state) {
     (void)state;
     const uint8_t d[] = {1, 2, 3, 4, 5, 6, 7, 8};
     cur c;
@@ -26,8 +25,7 @@ static void test_reads_little_and_big_endian(void **state)
     assert_int_equal(cur_expect_end(&c), ERR_OK);
 }
 
-static void test_failed_read_leaves_cursor_unchanged_at_every_offset(void **state)
-{
+static void test_failed_read_leaves_cursor_unchanged_at_every_offset(void **state) {
     (void)state;
     const uint8_t d[8] = {0};
     for (size_t len = 0; len < 8; len++) {
@@ -41,8 +39,7 @@ static void test_failed_read_leaves_cursor_unchanged_at_every_offset(void **stat
     }
 }
 
-static void test_sub_cursor_is_bounded(void **state)
-{
+static void test_sub_cursor_is_bounded(void **state) {
     (void)state;
     const uint8_t d[] = {0xaa, 0xbb, 0xcc};
     cur c;
@@ -62,8 +59,7 @@ static void test_sub_cursor_is_bounded(void **state)
     assert_int_equal(cur_left(&c), 1);
 }
 
-static void test_zero_padding(void **state)
-{
+static void test_zero_padding(void **state) {
     (void)state;
     const uint8_t ok[] = {1, 0, 0, 0};
     const uint8_t bad[] = {1, 0, 7, 0};
@@ -77,8 +73,7 @@ static void test_zero_padding(void **state)
     assert_int_equal(cur_expect_zero_rest(&c), ERR_MALFORMED);
 }
 
-static void test_buf_limit_at_max_and_max_plus_one(void **state)
-{
+static void test_buf_limit_at_max_and_max_plus_one(void **state) {
     (void)state;
     buf b;
     buf_init(&b, 16);
@@ -96,8 +91,7 @@ static void test_buf_limit_at_max_and_max_plus_one(void **state)
     buf_free(NULL);
 }
 
-static void test_buf_rejects_overflowing_request(void **state)
-{
+static void test_buf_rejects_overflowing_request(void **state) {
     (void)state;
     buf b;
     buf_init(&b, SIZE_MAX);
@@ -106,8 +100,7 @@ static void test_buf_rejects_overflowing_request(void **state)
     buf_free(&b);
 }
 
-static void test_crc32_check_value(void **state)
-{
+static void test_crc32_check_value(void **state) {
     (void)state;
     assert_int_equal(crc32_ieee("123456789", 9), 0xcbf43926u);
     /* TL: the CRC32 of a schema line is its constructor id (tcp.ping) */
@@ -115,8 +108,7 @@ static void test_crc32_check_value(void **state)
     assert_int_equal(crc32_ieee(s, strlen(s)), 0xbbe9627cu);
 }
 
-static void test_err_table(void **state)
-{
+static void test_err_table(void **state) {
     (void)state;
     assert_string_equal(err_name(ERR_TRUNCATED), "TRUNCATED");
     assert_int_equal(err_category(ERR_DEBUG_TD), ERRCAT_ATTEST);
@@ -127,8 +119,7 @@ static void test_err_table(void **state)
     assert_string_equal(err_describe(e), "malformed input: field 3");
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reads_little_and_big_endian),
         cmocka_unit_test(test_failed_read_leaves_cursor_unchanged_at_every_offset),

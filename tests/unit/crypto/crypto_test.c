@@ -17,22 +17,19 @@
 #include "crypto/rand.h"
 #include "crypto/x25519.h"
 
-static void unhex(const char *s, uint8_t *out, size_t want)
-{
+static void unhex(const char *s, uint8_t *out, size_t want) {
     size_t n = 0;
     assert_int_equal(hex_decode(s, strlen(s), out, want, &n), ERR_OK);
     assert_int_equal(n, want);
 }
 
-static void assert_hex(const uint8_t *d, size_t n, const char *expect)
-{
+static void assert_hex(const uint8_t *d, size_t n, const char *expect) {
     char s[257];
     hex_encode(d, n, s);
     assert_string_equal(s, expect);
 }
 
-static void test_sha2(void **state)
-{
+static void test_sha2(void **state) {
     (void)state;
     uint8_t h[64];
     sha256("abc", 3, h);
@@ -52,8 +49,7 @@ static void test_sha2(void **state)
     assert_hex(h, 32, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
-static void test_hmac_hkdf(void **state)
-{
+static void test_hmac_hkdf(void **state) {
     (void)state;
     uint8_t out[64];
     assert_int_equal(hmac(HASH_SHA256, "Jefe", 4, "what do ya want for nothing?", 28, out), ERR_OK);
@@ -65,12 +61,12 @@ static void test_hmac_hkdf(void **state)
     uint8_t info[10];
     unhex("f0f1f2f3f4f5f6f7f8f9", info, 10);
     assert_int_equal(hkdf(HASH_SHA256, salt, 13, ikm, 22, info, 10, out, 42), ERR_OK);
-    assert_hex(out, 42,
-               "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865");
+    assert_hex(
+        out, 42,
+        "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865");
 }
 
-static void test_ed25519_rfc8032(void **state)
-{
+static void test_ed25519_rfc8032(void **state) {
     (void)state;
     uint8_t seed[32];
     unhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60", seed, 32);
@@ -79,9 +75,10 @@ static void test_ed25519_rfc8032(void **state)
     assert_hex(k.pub, 32, "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
     uint8_t sig[64];
     assert_int_equal(ed25519_sign(&k, "", 0, sig), ERR_OK);
-    assert_hex(sig, 64,
-               "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e3"
-               "9701cf9b46bd25bf5f0595bbe24655141438e7a100b");
+    assert_hex(
+        sig, 64,
+        "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e3"
+        "9701cf9b46bd25bf5f0595bbe24655141438e7a100b");
     assert_int_equal(ed25519_verify(k.pub, "", 0, sig), ERR_OK);
     sig[10] ^= 1;
     assert_int_equal(ed25519_verify(k.pub, "", 0, sig), ERR_BAD_SIGNATURE);
@@ -92,8 +89,7 @@ static void test_ed25519_rfc8032(void **state)
     assert_memory_equal(k.seed, zero, 32);
 }
 
-static void test_x25519_rfc7748(void **state)
-{
+static void test_x25519_rfc7748(void **state) {
     (void)state;
     x25519_key a;
     unhex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a", a.priv, 32);
@@ -106,8 +102,7 @@ static void test_x25519_rfc7748(void **state)
     assert_int_equal(x25519_shared(&a, zero_point, shared), ERR_BAD_KEY);
 }
 
-static void test_aes_gcm(void **state)
-{
+static void test_aes_gcm(void **state) {
     (void)state;
     /* NIST GCM test case 2 (AES-128, zero key, zero IV, one zero block) */
     uint8_t key[16] = {0};
@@ -127,8 +122,7 @@ static void test_aes_gcm(void **state)
     assert_int_equal(aead_open(key, 16, nonce, NULL, 0, ct, 8, back), ERR_TRUNCATED);
 }
 
-static void test_ecdsa_p256(void **state)
-{
+static void test_ecdsa_p256(void **state) {
     (void)state;
     p256_key k;
     assert_int_equal(p256_generate(&k), ERR_OK);
@@ -144,8 +138,7 @@ static void test_ecdsa_p256(void **state)
     assert_int_equal(ecdsa_verify(ECDSA_P256_SHA256, bad_pub, "quote", 5, sig), ERR_BAD_KEY);
 }
 
-static void test_ct_and_rand(void **state)
-{
+static void test_ct_and_rand(void **state) {
     (void)state;
     assert_true(ct_eq("abc", "abc", 3));
     assert_false(ct_eq("abc", "abd", 3));
@@ -158,12 +151,14 @@ static void test_ct_and_rand(void **state)
     assert_true(ct_eq(a, (uint8_t[32]){0}, 32));
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sha2),       cmocka_unit_test(test_hmac_hkdf),
-        cmocka_unit_test(test_ed25519_rfc8032), cmocka_unit_test(test_x25519_rfc7748),
-        cmocka_unit_test(test_aes_gcm),    cmocka_unit_test(test_ecdsa_p256),
+        cmocka_unit_test(test_sha2),
+        cmocka_unit_test(test_hmac_hkdf),
+        cmocka_unit_test(test_ed25519_rfc8032),
+        cmocka_unit_test(test_x25519_rfc7748),
+        cmocka_unit_test(test_aes_gcm),
+        cmocka_unit_test(test_ecdsa_p256),
         cmocka_unit_test(test_ct_and_rand),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,8 +14,7 @@
 #include "common.h"
 
 /* Runs the shell command, captures stdout into out (NUL-terminated), returns the exit code. */
-static int run(const char *cmd, char *out, size_t cap)
-{
+static int run(const char *cmd, char *out, size_t cap) {
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     size_t n = fread(out, 1, cap - 1, p);
@@ -27,15 +26,13 @@ static int run(const char *cmd, char *out, size_t cap)
 static char cmd[8192];
 static char out[65536];
 
-static const char *cli(void)
-{
+static const char *cli(void) {
     const char *c = getenv("COCOON_CLI");
     return c ? c : "cocoon";
 }
 
 /* --chat --greedy -n N prints exactly the model card's answer: no template, no end token. */
-static void test_run_greedy_chat(void **state)
-{
+static void test_run_greedy_chat(void **state) {
     (void)state;
     snprintf(cmd, sizeof(cmd),
              "'%s' run '%s' 'Tell me a fortune about computers.' --chat --greedy -n 64", cli(),
@@ -53,8 +50,7 @@ static void test_run_greedy_chat(void **state)
 }
 
 /* Without --chat the prompt is raw text, and its special-token text stays text. */
-static void test_run_raw_prompt(void **state)
-{
+static void test_run_raw_prompt(void **state) {
     (void)state;
     snprintf(cmd, sizeof(cmd), "'%s' run '%s' 'The meaning of life is' --greedy -n 32", cli(),
              models_path(DEMO_GGUF));
@@ -62,8 +58,7 @@ static void test_run_raw_prompt(void **state)
     assert_string_equal(out, " the outage.");
 }
 
-static void test_usage_errors(void **state)
-{
+static void test_usage_errors(void **state) {
     (void)state;
     const char *bad[] = {"run",
                          "run only-model.gguf",
@@ -81,8 +76,7 @@ static void test_usage_errors(void **state)
     assert_int_equal(run(cmd, out, sizeof(out)), 1);
 }
 
-static void test_model_quantize_then_run(void **state)
-{
+static void test_model_quantize_then_run(void **state) {
     (void)state;
     char dir[] = "/tmp/cocoon-cli-XXXXXX";
     assert_non_null(mkdtemp(dir));
@@ -103,8 +97,7 @@ static void test_model_quantize_then_run(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_run_greedy_chat),
         cmocka_unit_test(test_run_raw_prompt),

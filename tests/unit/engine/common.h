@@ -7,16 +7,14 @@
 
 #include <jansson.h>
 
-static inline const char *models_path(const char *file)
-{
+static inline const char *models_path(const char *file) {
     static char path[4096];
     const char *dir = getenv("COCOON_MODELS");
     snprintf(path, sizeof(path), "%s/%s", dir ? dir : "models", file);
     return path;
 }
 
-static inline json_t *load_json(const char *file)
-{
+static inline json_t *load_json(const char *file) {
     json_error_t je;
     json_t *j = json_load_file(models_path(file), 0, &je);
     if (!j) {

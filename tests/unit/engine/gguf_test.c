@@ -24,13 +24,11 @@ typedef struct {
     const char *t1_name;
 } spec;
 
-static void put_str(buf *b, const char *s)
-{
+static void put_str(buf *b, const char *s) {
     assert_int_equal(gguf_write_str(b, s, strlen(s)), ERR_OK);
 }
 
-static void build(buf *b, layout *L, const spec *sp)
-{
+static void build(buf *b, layout *L, const spec *sp) {
     buf_init(b, 1 << 20);
     assert_int_equal(buf_u32le(b, 0x46554747u), ERR_OK);
     L->version = b->len;
@@ -85,20 +83,17 @@ static void build(buf *b, layout *L, const spec *sp)
     assert_int_equal(buf_zeros(b, off1 - 256 + 34), ERR_OK);
 }
 
-static void put32(buf *b, size_t at, uint32_t v)
-{
+static void put32(buf *b, size_t at, uint32_t v) {
     buf_put_u32le_at(b, at, v);
 }
 
-static void put64(buf *b, size_t at, uint64_t v)
-{
+static void put64(buf *b, size_t at, uint64_t v) {
     for (int i = 0; i < 8; i++) {
         b->data[at + i] = (uint8_t)(v >> (8 * i));
     }
 }
 
-static err_t parse(const buf *b)
-{
+static err_t parse(const buf *b) {
     gguf *g = NULL;
     err_t e = gguf_parse(b->data, b->len, &g);
     if (e == ERR_OK) {
@@ -110,8 +105,7 @@ static err_t parse(const buf *b)
     return e;
 }
 
-static void test_valid_file(void **state)
-{
+static void test_valid_file(void **state) {
     (void)state;
     buf b;
     layout L;
@@ -145,8 +139,7 @@ static void test_valid_file(void **state)
 }
 
 /* Version 2 has the same layout as 3 and is accepted (llama.cpp reads both). */
-static void test_version_2(void **state)
-{
+static void test_version_2(void **state) {
     (void)state;
     buf b;
     layout L;
@@ -160,8 +153,7 @@ static void test_version_2(void **state)
 }
 
 /* Every proper prefix of the file is rejected (the last tensor ends at the last byte). */
-static void test_truncation_at_every_offset(void **state)
-{
+static void test_truncation_at_every_offset(void **state) {
     (void)state;
     buf b;
     layout L;
@@ -178,8 +170,7 @@ static void test_truncation_at_every_offset(void **state)
     buf_free(&b);
 }
 
-static void test_header_and_metadata_errors(void **state)
-{
+static void test_header_and_metadata_errors(void **state) {
     (void)state;
     struct {
         const char *what;
@@ -243,8 +234,7 @@ static void test_header_and_metadata_errors(void **state)
 
 /* Q4_0 over a 32-element row is valid (18 bytes fit in the 34 reserved); a row that is not a
  * whole number of blocks is not. */
-static void test_block_multiple(void **state)
-{
+static void test_block_multiple(void **state) {
     (void)state;
     buf b;
     layout L;
@@ -255,8 +245,7 @@ static void test_block_multiple(void **state)
     buf_free(&b);
 }
 
-static void test_duplicates(void **state)
-{
+static void test_duplicates(void **state) {
     (void)state;
     buf b;
     layout L;
@@ -273,8 +262,7 @@ static void test_duplicates(void **state)
     buf_free(&b);
 }
 
-static void test_alignment(void **state)
-{
+static void test_alignment(void **state) {
     (void)state;
     buf b;
     layout L;
@@ -295,8 +283,7 @@ static void test_alignment(void **state)
     }
 }
 
-static void test_bool_values(void **state)
-{
+static void test_bool_values(void **state) {
     (void)state;
     buf b;
     buf_init(&b, 1024);
@@ -318,8 +305,7 @@ static void test_bool_values(void **state)
     buf_free(&b);
 }
 
-static void test_demo_model_layout(void **state)
-{
+static void test_demo_model_layout(void **state) {
     (void)state;
     gguf *g;
     assert_int_equal(gguf_open(models_path(DEMO_GGUF), &g), ERR_OK);
@@ -337,8 +323,7 @@ static void test_demo_model_layout(void **state)
 }
 
 /* Truncating the real file anywhere in its metadata or its data is rejected. */
-static void test_demo_model_truncated(void **state)
-{
+static void test_demo_model_truncated(void **state) {
     (void)state;
     buf b;
     buf_init(&b, 32 << 20);
@@ -351,8 +336,7 @@ static void test_demo_model_truncated(void **state)
     buf_free(&b);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_file),
         cmocka_unit_test(test_version_2),

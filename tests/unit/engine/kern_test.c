@@ -11,8 +11,7 @@
 #include "engine/kern.h"
 #include "engine/quant.h"
 
-static void test_fp16_conversion(void **state)
-{
+static void test_fp16_conversion(void **state) {
     (void)state;
     static const struct {
         float f;
@@ -46,20 +45,17 @@ static void test_fp16_conversion(void **state)
     assert_true(bf16_to_f32(0x3f80) == 1.0f);
 }
 
-static uint32_t lcg(uint32_t *s)
-{
+static uint32_t lcg(uint32_t *s) {
     *s = *s * 1664525u + 1013904223u;
     return *s >> 8;
 }
 
-static float rnd(uint32_t *s)
-{
+static float rnd(uint32_t *s) {
     return (float)lcg(s) / (float)(1u << 24) * 2.0f - 1.0f;
 }
 
 /* Quantize-dequantize error is at most half a step (Q8_0: amax/254; Q4_0: |max|/16). */
-static void test_quant_round_trip(void **state)
-{
+static void test_quant_round_trip(void **state) {
     (void)state;
     uint32_t s = 1;
     float x[256];
@@ -105,8 +101,7 @@ static void test_quant_round_trip(void **state)
 
 /* For each kernel table and type: dot(w, x) == dot_f32(dequant(w), x) bit for bit, and both
  * are close to a double-precision reference. */
-static void test_dot_consistency(void **state)
-{
+static void test_dot_consistency(void **state) {
     (void)state;
     const kern_ops *ks[2] = {kern_portable(), kern_avx2()};
     uint32_t types[] = {GGML_T_F32, GGML_T_F16, GGML_T_BF16, GGML_T_Q8_0, GGML_T_Q4_0};
@@ -178,8 +173,7 @@ static void test_dot_consistency(void **state)
 
 /* A batch result depends only on its row and token: the whole 9 x 7 product equals every
  * 1 x 1 product bit for bit, and matches double precision closely. */
-static void test_gemm_split_invariant(void **state)
-{
+static void test_gemm_split_invariant(void **state) {
     (void)state;
     const kern_ops *ks[2] = {kern_portable(), kern_avx2()};
     size_t lens[] = {288, 300, 8, 5};
@@ -220,8 +214,7 @@ static void test_gemm_split_invariant(void **state)
 
 /* 8-bit activation dot products: the per-block integer sums are exact, so the portable and
  * AVX2 tables agree to float rounding, and both are within quantization error of f32. */
-static void test_dot_q8(void **state)
-{
+static void test_dot_q8(void **state) {
     (void)state;
     const kern_ops *ks[2] = {kern_portable(), kern_avx2()};
     uint32_t s = 5;
@@ -266,8 +259,7 @@ static void test_dot_q8(void **state)
     }
 }
 
-static void test_axpy(void **state)
-{
+static void test_axpy(void **state) {
     (void)state;
     const kern_ops *ks[2] = {kern_portable(), kern_avx2()};
     for (int ki = 0; ki < 2; ki++) {
@@ -287,8 +279,7 @@ static void test_axpy(void **state)
     }
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fp16_conversion), cmocka_unit_test(test_quant_round_trip),
         cmocka_unit_test(test_dot_consistency), cmocka_unit_test(test_gemm_split_invariant),

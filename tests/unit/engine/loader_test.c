@@ -26,15 +26,13 @@ typedef struct {
     uint32_t n_layer;
 } spec;
 
-static void kv_str(buf *b, const char *k, const char *v)
-{
+static void kv_str(buf *b, const char *k, const char *v) {
     assert_int_equal(gguf_write_str(b, k, strlen(k)), ERR_OK);
     assert_int_equal(buf_u32le(b, GGUF_T_STRING), ERR_OK);
     assert_int_equal(gguf_write_str(b, v, strlen(v)), ERR_OK);
 }
 
-static void kv_f32(buf *b, const char *k, float v)
-{
+static void kv_f32(buf *b, const char *k, float v) {
     uint32_t bits;
     memcpy(&bits, &v, 4);
     assert_int_equal(gguf_write_str(b, k, strlen(k)), ERR_OK);
@@ -42,8 +40,7 @@ static void kv_f32(buf *b, const char *k, float v)
     assert_int_equal(buf_u32le(b, bits), ERR_OK);
 }
 
-static void build(const spec *sp, buf *out)
-{
+static void build(const spec *sp, buf *out) {
     buf kvs;
     buf_init(&kvs, 1 << 20);
     const char *a = sp->arch ? sp->arch : "llama";
@@ -112,8 +109,7 @@ static void build(const spec *sp, buf *out)
     buf_free(&kvs);
 }
 
-static err_t load(const spec *sp, buf *b)
-{
+static err_t load(const spec *sp, buf *b) {
     build(sp, b);
     gguf *g;
     err_t e = gguf_parse(b->data, b->len, &g);
@@ -130,8 +126,7 @@ static err_t load(const spec *sp, buf *b)
     return e;
 }
 
-static void test_valid_tiny_model(void **state)
-{
+static void test_valid_tiny_model(void **state) {
     (void)state;
     buf b;
     spec sp = {0};
@@ -145,8 +140,7 @@ static void test_valid_tiny_model(void **state)
     }
 }
 
-static void test_refused_with_reason(void **state)
-{
+static void test_refused_with_reason(void **state) {
     (void)state;
     struct {
         spec sp;
@@ -178,8 +172,7 @@ static void test_refused_with_reason(void **state)
 }
 
 /* A model file without tokenizer metadata loads as a model but not as a tokenizer. */
-static void test_no_tokenizer(void **state)
-{
+static void test_no_tokenizer(void **state) {
     (void)state;
     buf b;
     spec sp = {0};
@@ -193,8 +186,7 @@ static void test_no_tokenizer(void **state)
     buf_free(&b);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_tiny_model),
         cmocka_unit_test(test_refused_with_reason),

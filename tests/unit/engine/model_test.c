@@ -17,8 +17,7 @@ typedef struct {
     json_t *ref;
 } fx;
 
-static int setup(void **state)
-{
+static int setup(void **state) {
     fx *f = calloc(1, sizeof(*f));
     assert_int_equal(model_load(models_path(DEMO_GGUF), &f->m), ERR_OK);
     f->ref = load_json("reference.json");
@@ -27,8 +26,7 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
+static int teardown(void **state) {
     fx *f = *state;
     model_free(f->m);
     json_decref(f->ref);
@@ -36,8 +34,7 @@ static int teardown(void **state)
     return 0;
 }
 
-static size_t ids_of(json_t *arr, int32_t *out, size_t max)
-{
+static size_t ids_of(json_t *arr, int32_t *out, size_t max) {
     size_t n = json_array_size(arr);
     assert_true(n <= max);
     for (size_t i = 0; i < n; i++) {
@@ -46,8 +43,7 @@ static size_t ids_of(json_t *arr, int32_t *out, size_t max)
     return n;
 }
 
-static int32_t argmax(const float *v, size_t n)
-{
+static int32_t argmax(const float *v, size_t n) {
     size_t b = 0;
     for (size_t i = 1; i < n; i++) {
         if (v[i] > v[b]) {
@@ -60,16 +56,14 @@ static int32_t argmax(const float *v, size_t n)
 /* Runs every reference prompt: checks the first-position logits against transformers and
  * returns the 32 greedy tokens in greedy[prompt][32]. */
 static void run_reference(fx *f, const kern_ops *k, unsigned threads, int32_t greedy[][32],
-                          bool check_logits)
-{
+                          bool check_logits) {
     json_t *prompts = json_object_get(f->ref, "prompts");
     assert_int_equal(json_array_size(prompts), 5);
     float *lg = malloc(N_VOCAB * sizeof(float));
     model_ctx_opts o = {.n_ctx = 128, .n_threads = threads, .kern = k};
     size_t pi;
     json_t *p;
-    json_array_foreach(prompts, pi, p)
-    {
+    json_array_foreach(prompts, pi, p) {
         model_ctx *c;
         assert_int_equal(model_ctx_new(f->m, &o, &c), ERR_OK);
         int32_t in[128];
@@ -112,13 +106,11 @@ static void run_reference(fx *f, const kern_ops *k, unsigned threads, int32_t gr
     free(lg);
 }
 
-static void check_greedy_reference(fx *f, int32_t greedy[][32])
-{
+static void check_greedy_reference(fx *f, int32_t greedy[][32]) {
     json_t *prompts = json_object_get(f->ref, "prompts");
     size_t pi;
     json_t *p;
-    json_array_foreach(prompts, pi, p)
-    {
+    json_array_foreach(prompts, pi, p) {
         int32_t want[32];
         assert_int_equal(ids_of(json_object_get(p, "greedy_ids"), want, 32), 32);
         for (int s = 0; s < 32; s++) {
@@ -130,8 +122,7 @@ static void check_greedy_reference(fx *f, int32_t greedy[][32])
     }
 }
 
-static void test_matches_transformers_reference(void **state)
-{
+static void test_matches_transformers_reference(void **state) {
     fx *f = *state;
     int32_t g[5][32];
     run_reference(f, NULL, 1, g, true);
@@ -140,8 +131,7 @@ static void test_matches_transformers_reference(void **state)
 
 /* Portable and AVX2 kernels, at 1 and 2 threads, all give the reference greedy tokens (and
  * therefore identical ones). */
-static void test_kernels_and_threads_agree(void **state)
-{
+static void test_kernels_and_threads_agree(void **state) {
     fx *f = *state;
     const kern_ops *ks[2] = {kern_portable(), kern_avx2()};
     for (int ki = 0; ki < 2; ki++) {
@@ -160,8 +150,7 @@ static void test_kernels_and_threads_agree(void **state)
 /* Truncating the cache and re-running the rest as a smaller batch reproduces the logits
  * exactly (batch results do not depend on the batch split); token-by-token evaluation, which
  * uses the fused single-row kernels, gives near-equal logits. */
-static void test_batch_vs_incremental_and_truncate(void **state)
-{
+static void test_batch_vs_incremental_and_truncate(void **state) {
     fx *f = *state;
     int32_t in[8] = {412, 1286, 297, 874, 312, 271, 3937, 16};
     float a[N_VOCAB];
@@ -186,8 +175,7 @@ static void test_batch_vs_incremental_and_truncate(void **state)
     model_ctx_free(c);
 }
 
-static void test_rejects_bad_tokens_and_overflow(void **state)
-{
+static void test_rejects_bad_tokens_and_overflow(void **state) {
     fx *f = *state;
     model_ctx *c;
     model_ctx_opts o = {.n_ctx = 4};
@@ -206,8 +194,7 @@ static void test_rejects_bad_tokens_and_overflow(void **state)
     assert_int_equal(model_ctx_new(f->m, &o, &c), ERR_CONFIG);
 }
 
-static void test_hparams(void **state)
-{
+static void test_hparams(void **state) {
     fx *f = *state;
     const model_hparams *hp = model_params(f->m);
     assert_int_equal(hp->arch, MODEL_ARCH_LLAMA);
@@ -222,8 +209,7 @@ static void test_hparams(void **state)
     assert_false(hp->rope_neox);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_hparams, setup, teardown),
         cmocka_unit_test_setup_teardown(test_matches_transformers_reference, setup, teardown),

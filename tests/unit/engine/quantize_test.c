@@ -19,8 +19,7 @@
 
 static char dir[256];
 
-static char *tmp_path(const char *name)
-{
+static char *tmp_path(const char *name) {
     if (!dir[0]) {
         snprintf(dir, sizeof(dir), "/tmp/cocoon-quant-XXXXXX");
         assert_non_null(mkdtemp(dir));
@@ -32,8 +31,7 @@ static char *tmp_path(const char *name)
 
 /* Layout: 2-D weights in the new type, norms unchanged, metadata copied with the file type
  * set, tensor data aligned and padded. */
-static void check_layout(const char *path, uint32_t type, uint32_t ftype)
-{
+static void check_layout(const char *path, uint32_t type, uint32_t ftype) {
     gguf *src;
     gguf *g;
     assert_int_equal(gguf_open(models_path(DEMO_GGUF), &src), ERR_OK);
@@ -71,8 +69,7 @@ static void check_layout(const char *path, uint32_t type, uint32_t ftype)
 
 /* First-position logits of the reference prompts stay within the quantization tolerance of
  * the F16 model and pick the same top token. */
-static void check_logits(const char *path, double tol)
-{
+static void check_logits(const char *path, double tol) {
     model *f16;
     model *q;
     assert_int_equal(model_load(models_path(DEMO_GGUF), &f16), ERR_OK);
@@ -84,8 +81,7 @@ static void check_logits(const char *path, double tol)
     size_t pi;
     json_t *p;
     double worst = 0;
-    json_array_foreach(prompts, pi, p)
-    {
+    json_array_foreach(prompts, pi, p) {
         json_t *ids = json_object_get(p, "input_ids");
         int32_t in[64];
         size_t n = json_array_size(ids);
@@ -130,8 +126,7 @@ static void check_logits(const char *path, double tol)
     model_free(q);
 }
 
-static void test_q8_0(void **state)
-{
+static void test_q8_0(void **state) {
     (void)state;
     char *out = tmp_path("q8.gguf");
     quantize_stats st;
@@ -144,8 +139,7 @@ static void test_q8_0(void **state)
     free(out);
 }
 
-static void test_q4_0(void **state)
-{
+static void test_q4_0(void **state) {
     (void)state;
     char *out = tmp_path("q4.gguf");
     quantize_stats st;
@@ -157,8 +151,7 @@ static void test_q4_0(void **state)
     free(out);
 }
 
-static void test_errors(void **state)
-{
+static void test_errors(void **state) {
     (void)state;
     char *out = tmp_path("bad.gguf");
     quantize_stats st;
@@ -171,8 +164,7 @@ static void test_errors(void **state)
     free(out);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_q8_0),
         cmocka_unit_test(test_q4_0),

@@ -26,8 +26,7 @@ typedef struct {
     uint64_t cancel_id; /* cancel this id from inside the text callback */
 } result;
 
-static int on_text(void *user, const char *t, size_t n)
-{
+static int on_text(void *user, const char *t, size_t n) {
     result *r = user;
     pthread_mutex_lock(&r->mu);
     if (r->len + n < sizeof(r->text)) {
@@ -42,8 +41,7 @@ static int on_text(void *user, const char *t, size_t n)
     return 0;
 }
 
-static void on_done(void *user, err_t e, const engine_usage *u)
-{
+static void on_done(void *user, err_t e, const engine_usage *u) {
     result *r = user;
     pthread_mutex_lock(&r->mu);
     r->done_calls++;
@@ -53,8 +51,7 @@ static void on_done(void *user, err_t e, const engine_usage *u)
     pthread_mutex_unlock(&r->mu);
 }
 
-static void wait_done(result *r)
-{
+static void wait_done(result *r) {
     pthread_mutex_lock(&r->mu);
     while (r->done_calls == 0) {
         pthread_cond_wait(&r->cv, &r->mu);
@@ -62,16 +59,14 @@ static void wait_done(result *r)
     pthread_mutex_unlock(&r->mu);
 }
 
-static void init(result *r, engine_queue *q)
-{
+static void init(result *r, engine_queue *q) {
     memset(r, 0, sizeof(*r));
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
     r->q = q;
 }
 
-static engine_request request(result *r, char *content_copy)
-{
+static engine_request request(result *r, char *content_copy) {
     static chat_msg m;
     m.role = "user";
     m.content = content_copy;
@@ -86,8 +81,7 @@ static engine_request request(result *r, char *content_copy)
 
 /* Six requests on two sessions all complete with the greedy answer; the request is copied, so
  * the caller's buffer is overwritten right after submit. */
-static void test_requests_complete(void **state)
-{
+static void test_requests_complete(void **state) {
     (void)state;
     engine *e;
     assert_int_equal(engine_open(models_path(DEMO_GGUF), &e), ERR_OK);
@@ -119,8 +113,7 @@ static void test_requests_complete(void **state)
 
 /* A running request cancelled (here from its own text callback) ends "cancelled"; a queued
  * one cancelled before it runs never produces text; unknown ids are refused. */
-static void test_cancel(void **state)
-{
+static void test_cancel(void **state) {
     (void)state;
     engine *e;
     assert_int_equal(engine_open(models_path(DEMO_GGUF), &e), ERR_OK);
@@ -154,8 +147,7 @@ static void test_cancel(void **state)
 }
 
 /* The pending limit at max and max + 1; freeing the queue reports every outstanding request. */
-static void test_limit_and_free(void **state)
-{
+static void test_limit_and_free(void **state) {
     (void)state;
     engine *e;
     assert_int_equal(engine_open(models_path(DEMO_GGUF), &e), ERR_OK);
@@ -196,8 +188,7 @@ static void test_limit_and_free(void **state)
     engine_free(e);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_requests_complete),
         cmocka_unit_test(test_cancel),

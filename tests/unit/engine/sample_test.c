@@ -9,8 +9,7 @@
 
 #include "engine/sample.h"
 
-static void test_greedy_is_argmax_lowest_id_on_ties(void **state)
-{
+static void test_greedy_is_argmax_lowest_id_on_ties(void **state) {
     (void)state;
     float lg[5] = {0.5f, 2.0f, -1.0f, 2.0f, 1.0f};
     sampler *s;
@@ -22,8 +21,7 @@ static void test_greedy_is_argmax_lowest_id_on_ties(void **state)
     sampler_free(s);
 }
 
-static void draw(const sample_params *p, const float *lg, size_t n, int32_t *out, size_t k)
-{
+static void draw(const sample_params *p, const float *lg, size_t n, int32_t *out, size_t k) {
     sampler *s;
     assert_int_equal(sampler_new(p, (uint32_t)n, &s), ERR_OK);
     for (size_t i = 0; i < k; i++) {
@@ -32,8 +30,7 @@ static void draw(const sample_params *p, const float *lg, size_t n, int32_t *out
     sampler_free(s);
 }
 
-static void test_seed_reproducible(void **state)
-{
+static void test_seed_reproducible(void **state) {
     (void)state;
     float lg[16];
     for (int i = 0; i < 16; i++) {
@@ -52,8 +49,7 @@ static void test_seed_reproducible(void **state)
 }
 
 /* With temperature 1 the draws follow softmax(logits). */
-static void test_frequencies_follow_softmax(void **state)
-{
+static void test_frequencies_follow_softmax(void **state) {
     (void)state;
     float lg[3] = {logf(0.5f), logf(0.3f), logf(0.2f)};
     sample_params p = {.temperature = 1.0f, .top_p = 1.0f, .seed = 7};
@@ -69,8 +65,7 @@ static void test_frequencies_follow_softmax(void **state)
     assert_true(fabs(cnt[2] / (double)N - 0.2) < 0.02);
 }
 
-static void only_ids(const sample_params *p, const float *lg, size_t n, unsigned allowed_mask)
-{
+static void only_ids(const sample_params *p, const float *lg, size_t n, unsigned allowed_mask) {
     int32_t d[2000];
     draw(p, lg, n, d, 2000);
     unsigned seen = 0;
@@ -80,8 +75,7 @@ static void only_ids(const sample_params *p, const float *lg, size_t n, unsigned
     assert_int_equal(seen, allowed_mask);
 }
 
-static void test_filters(void **state)
-{
+static void test_filters(void **state) {
     (void)state;
     /* probabilities 0.5, 0.3, 0.15, 0.05 */
     float lg[4] = {logf(0.5f), logf(0.3f), logf(0.15f), logf(0.05f)};
@@ -105,8 +99,7 @@ static void test_filters(void **state)
     only_ids(&p, lg, 4, 0x1);
 }
 
-static void test_bad_parameters(void **state)
-{
+static void test_bad_parameters(void **state) {
     (void)state;
     sample_params bad[] = {
         {.temperature = -1.0f, .top_p = 1.0f},
@@ -123,8 +116,7 @@ static void test_bad_parameters(void **state)
     }
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_greedy_is_argmax_lowest_id_on_ties),
         cmocka_unit_test(test_seed_reproducible),

@@ -17,8 +17,7 @@ typedef struct {
     tok *t;
 } fx;
 
-static int setup(void **state)
-{
+static int setup(void **state) {
     fx *f = calloc(1, sizeof(*f));
     assert_int_equal(gguf_open(models_path(DEMO_GGUF), &f->g), ERR_OK);
     assert_int_equal(tok_from_gguf(f->g, &f->t), ERR_OK);
@@ -26,8 +25,7 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
+static int teardown(void **state) {
     fx *f = *state;
     tok_free(f->t);
     gguf_free(f->g);
@@ -37,8 +35,7 @@ static int teardown(void **state)
 
 /* All 30 strings of the shared vectors give exactly the HF tokenizer's ids, and decoding the
  * ids gives back the text. */
-static void test_hf_vectors_exact(void **state)
-{
+static void test_hf_vectors_exact(void **state) {
     fx *f = *state;
     json_t *j = load_json("tokenizer-vectors.json");
     assert_non_null(j);
@@ -46,8 +43,7 @@ static void test_hf_vectors_exact(void **state)
     assert_true(json_array_size(vs) >= 30);
     size_t i;
     json_t *v;
-    json_array_foreach(vs, i, v)
-    {
+    json_array_foreach(vs, i, v) {
         const char *text = json_string_value(json_object_get(v, "text"));
         size_t tlen = json_string_length(json_object_get(v, "text"));
         bool special = json_is_true(json_object_get(v, "contains_special"));
@@ -76,8 +72,7 @@ static void test_hf_vectors_exact(void **state)
 }
 
 /* Without parse_special, special-token text is ordinary text: a user cannot forge a turn. */
-static void test_special_text_not_parsed_by_default(void **state)
-{
+static void test_special_text_not_parsed_by_default(void **state) {
     fx *f = *state;
     const char *s = "<|im_start|>user";
     tok_vec a = {0};
@@ -93,8 +88,7 @@ static void test_special_text_not_parsed_by_default(void **state)
     tok_vec_free(&b);
 }
 
-static void test_special_ids_and_eog(void **state)
-{
+static void test_special_ids_and_eog(void **state) {
     fx *f = *state;
     assert_int_equal(tok_n_vocab(f->t), 4096);
     assert_int_equal(tok_bos(f->t), 0);
@@ -108,8 +102,7 @@ static void test_special_ids_and_eog(void **state)
 }
 
 /* Invalid UTF-8 still tokenizes, byte for byte, and round-trips. */
-static void test_invalid_utf8_round_trips(void **state)
-{
+static void test_invalid_utf8_round_trips(void **state) {
     fx *f = *state;
     const char s[] = "a\xff\xc3 b\xe2\x82";
     tok_vec out = {0};
@@ -127,8 +120,7 @@ static void test_invalid_utf8_round_trips(void **state)
     tok_vec_free(&out);
 }
 
-static void test_text_limit(void **state)
-{
+static void test_text_limit(void **state) {
     fx *f = *state;
     tok_vec out = {0};
     assert_int_equal(tok_encode(f->t, "", TOK_MAX_TEXT + 1, false, &out), ERR_TOO_LARGE);
@@ -136,8 +128,7 @@ static void test_text_limit(void **state)
 }
 
 /* A long run without any split point costs O(n log n), not O(n^2). */
-static void test_long_piece(void **state)
-{
+static void test_long_piece(void **state) {
     fx *f = *state;
     size_t n = 200000;
     char *s = malloc(n);
@@ -151,13 +142,11 @@ static void test_long_piece(void **state)
     free(s);
 }
 
-static void put_str(buf *b, const char *s)
-{
+static void put_str(buf *b, const char *s) {
     assert_int_equal(gguf_write_str(b, s, strlen(s)), ERR_OK);
 }
 
-static void put_strs(buf *b, const char *key, const char *const *v, size_t n)
-{
+static void put_strs(buf *b, const char *key, const char *const *v, size_t n) {
     put_str(b, key);
     assert_int_equal(buf_u32le(b, GGUF_T_ARRAY), ERR_OK);
     assert_int_equal(buf_u32le(b, GGUF_T_STRING), ERR_OK);
@@ -167,8 +156,7 @@ static void put_strs(buf *b, const char *key, const char *const *v, size_t n)
     }
 }
 
-static void put_i32s(buf *b, const char *key, const int32_t *v, size_t n)
-{
+static void put_i32s(buf *b, const char *key, const int32_t *v, size_t n) {
     put_str(b, key);
     assert_int_equal(buf_u32le(b, GGUF_T_ARRAY), ERR_OK);
     assert_int_equal(buf_u32le(b, GGUF_T_I32), ERR_OK);
@@ -180,8 +168,7 @@ static void put_i32s(buf *b, const char *key, const int32_t *v, size_t n)
 
 /* A vocabulary where plain text could merge (GPT-2 BPE) or combine (SentencePiece) into a
  * control token: without special parsing the text stays plain tokens. */
-static void test_text_never_merges_into_control(void **state)
-{
+static void test_text_never_merges_into_control(void **state) {
     (void)state;
     for (int spm = 0; spm < 2; spm++) {
         buf b;
@@ -224,8 +211,7 @@ static void test_text_never_merges_into_control(void **state)
     }
 }
 
-static void test_unicode_classes(void **state)
-{
+static void test_unicode_classes(void **state) {
     (void)state;
     static const struct {
         uint32_t cp;
@@ -251,8 +237,7 @@ static void test_unicode_classes(void **state)
     assert_int_equal(cp, 0x1f600);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_hf_vectors_exact, setup, teardown),
         cmocka_unit_test_setup_teardown(test_special_text_not_parsed_by_default, setup, teardown),

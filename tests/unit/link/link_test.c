@@ -44,16 +44,14 @@ typedef struct {
     net_timer *guard;
 } world;
 
-static void make_identity(ratls_identity *id)
-{
+static void make_identity(ratls_identity *id) {
     ratls_identity_init(id);
     assert_int_equal(ed25519_generate(&id->key), ERR_OK);
     assert_int_equal(fixture_cert(&F, &id->key, &id->key, F.now, F.now + 3600, &id->cert_der),
                      ERR_OK);
 }
 
-static void s_ready(link_conn *c, const ratls_peer *peer, void *arg)
-{
+static void s_ready(link_conn *c, const ratls_peer *peer, void *arg) {
     world *w = arg;
     w->server_ready++;
     memcpy(w->server_saw_key, peer->pubkey, 32);
@@ -61,8 +59,7 @@ static void s_ready(link_conn *c, const ratls_peer *peer, void *arg)
     assert_int_equal(link_send_packet(c, hello, sizeof(hello)), ERR_OK);
 }
 
-static void s_query(link_conn *c, uint64_t qid, const uint8_t *data, size_t n, void *arg)
-{
+static void s_query(link_conn *c, uint64_t qid, const uint8_t *data, size_t n, void *arg) {
     (void)arg;
     uint8_t reply[64];
     assert_true(n < 60);
@@ -71,8 +68,7 @@ static void s_query(link_conn *c, uint64_t qid, const uint8_t *data, size_t n, v
     assert_int_equal(link_answer(c, qid, reply, n + 3), ERR_OK);
 }
 
-static void s_close(link_conn *c, err_t why, void *arg)
-{
+static void s_close(link_conn *c, err_t why, void *arg) {
     (void)c;
     world *w = arg;
     w->server_closed++;
@@ -87,8 +83,7 @@ static void s_close(link_conn *c, err_t why, void *arg)
 
 static const link_handlers SERVER_H = {s_ready, NULL, s_query, s_close};
 
-static void guard_fire(void *arg)
-{
+static void guard_fire(void *arg) {
     world *w = arg;
     fail_msg("test timed out (server closes %d, client closes %d)", w->server_closed,
              w->client_closed);
@@ -98,8 +93,7 @@ static void guard_fire(void *arg)
 static const collateral *next_server_coll;
 static bool next_require_coll;
 
-static void world_open(world *w, int difficulty, uint64_t handshake_ms)
-{
+static void world_open(world *w, int difficulty, uint64_t handshake_ms) {
     memset(w, 0, sizeof(*w));
     w->loop = net_loop_new();
     assert_non_null(w->loop);
@@ -124,8 +118,7 @@ static void world_open(world *w, int difficulty, uint64_t handshake_ms)
     net_timer_arm(w->guard, 20000);
 }
 
-static void world_close(world *w)
-{
+static void world_close(world *w) {
     net_timer_free(w->guard);
     link_server_free(w->srv);
     ratls_ctx_free(w->sctx);
@@ -141,8 +134,7 @@ typedef struct {
     link_conn *c;
 } client_ctx;
 
-static void c_answer2(err_t e, int32_t code, const uint8_t *data, size_t n, void *arg)
-{
+static void c_answer2(err_t e, int32_t code, const uint8_t *data, size_t n, void *arg) {
     (void)code;
     client_ctx *cc = arg;
     assert_int_equal(e, ERR_OK);
@@ -152,8 +144,7 @@ static void c_answer2(err_t e, int32_t code, const uint8_t *data, size_t n, void
     link_close(cc->c);
 }
 
-static void c_ready(link_conn *c, const ratls_peer *peer, void *arg)
-{
+static void c_ready(link_conn *c, const ratls_peer *peer, void *arg) {
     client_ctx *cc = arg;
     cc->w->client_ready++;
     assert_memory_equal(peer->pubkey, cc->w->sid.key.pub, 32);
@@ -161,8 +152,7 @@ static void c_ready(link_conn *c, const ratls_peer *peer, void *arg)
     assert_int_equal(link_query(c, (const uint8_t *)"ping", 4, 5000, c_answer2, cc), ERR_OK);
 }
 
-static void c_packet(link_conn *c, const uint8_t *data, size_t n, void *arg)
-{
+static void c_packet(link_conn *c, const uint8_t *data, size_t n, void *arg) {
     (void)c;
     client_ctx *cc = arg;
     assert_int_equal(n, 8);
@@ -170,8 +160,7 @@ static void c_packet(link_conn *c, const uint8_t *data, size_t n, void *arg)
     cc->w->packets_at_client++;
 }
 
-static void c_close(link_conn *c, err_t why, void *arg)
-{
+static void c_close(link_conn *c, err_t why, void *arg) {
     (void)c;
     client_ctx *cc = arg;
     cc->w->client_closed++;
@@ -182,8 +171,7 @@ static void c_close(link_conn *c, err_t why, void *arg)
 }
 
 /* Runs the loop until the client link is gone too (the server side stops the loop first). */
-static void finish_client(world *w, client_ctx *cc)
-{
+static void finish_client(world *w, client_ctx *cc) {
     if (!w->client_closed) {
         link_close(cc->c);
         assert_int_equal(net_loop_run(w->loop), ERR_OK);
@@ -193,19 +181,17 @@ static void finish_client(world *w, client_ctx *cc)
 
 static const link_handlers CLIENT_H = {c_ready, c_packet, NULL, c_close};
 
-static void dial(world *w, client_ctx *cc, int max_difficulty)
-{
+static void dial(world *w, client_ctx *cc, int max_difficulty) {
     link_config cfg;
     link_config_init(&cfg, w->cctx);
     cfg.pow_max_difficulty = max_difficulty;
     cc->w = w;
-    assert_int_equal(link_dial(w->loop, "127.0.0.1", link_server_port(w->srv), &cfg, &CLIENT_H, cc,
-                               &cc->c),
-                     ERR_OK);
+    assert_int_equal(
+        link_dial(w->loop, "127.0.0.1", link_server_port(w->srv), &cfg, &CLIENT_H, cc, &cc->c),
+        ERR_OK);
 }
 
-static void test_attested_link_query_and_packets(void **state)
-{
+static void test_attested_link_query_and_packets(void **state) {
     (void)state;
     world w;
     world_open(&w, 12, 10000);
@@ -223,8 +209,7 @@ static void test_attested_link_query_and_packets(void **state)
     world_close(&w);
 }
 
-static void test_client_refuses_too_hard_pow(void **state)
-{
+static void test_client_refuses_too_hard_pow(void **state) {
     (void)state;
     world w;
     world_open(&w, 29, 10000);
@@ -237,8 +222,7 @@ static void test_client_refuses_too_hard_pow(void **state)
     world_close(&w);
 }
 
-static void test_untrusted_client_is_refused_with_reason(void **state)
-{
+static void test_untrusted_client_is_refused_with_reason(void **state) {
     (void)state;
     world w;
     world_open(&w, 4, 10000);
@@ -248,8 +232,8 @@ static void test_untrusted_client_is_refused_with_reason(void **state)
     ratls_identity stranger;
     ratls_identity_init(&stranger);
     assert_int_equal(ed25519_generate(&stranger.key), ERR_OK);
-    assert_int_equal(fixture_cert(&other, &stranger.key, &stranger.key, other.now,
-                                  other.now + 3600, &stranger.cert_der),
+    assert_int_equal(fixture_cert(&other, &stranger.key, &stranger.key, other.now, other.now + 3600,
+                                  &stranger.cert_der),
                      ERR_OK);
     assert_int_equal(ratls_ctx_set_identity(w.cctx, &stranger), ERR_OK);
     client_ctx cc;
@@ -265,7 +249,13 @@ static void test_untrusted_client_is_refused_with_reason(void **state)
 
 /* ---- a hand-written hostile client on its own thread ---- */
 
-typedef enum { EVIL_BAD_MAGIC, EVIL_BAD_NONCE, EVIL_SILENT, EVIL_SKIP_SEQNO, EVIL_OVERSIZE } evil_kind;
+typedef enum {
+    EVIL_BAD_MAGIC,
+    EVIL_BAD_NONCE,
+    EVIL_SILENT,
+    EVIL_SKIP_SEQNO,
+    EVIL_OVERSIZE
+} evil_kind;
 
 typedef struct {
     uint16_t port;
@@ -273,8 +263,7 @@ typedef struct {
     ratls_ctx *cctx;
 } evil;
 
-static int read_full(int fd, uint8_t *p, size_t n)
-{
+static int read_full(int fd, uint8_t *p, size_t n) {
     size_t got = 0;
     while (got < n) {
         ssize_t r = recv(fd, p + got, n - got, 0);
@@ -286,15 +275,13 @@ static int read_full(int fd, uint8_t *p, size_t n)
     return 0;
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
+static void put32(uint8_t *p, uint32_t v) {
     for (int i = 0; i < 4; i++) {
         p[i] = (uint8_t)(v >> (8 * i));
     }
 }
 
-static void *evil_main(void *arg)
-{
+static void *evil_main(void *arg) {
     evil *ev = arg;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(ev->port)};
@@ -382,8 +369,7 @@ static void *evil_main(void *arg)
     return NULL;
 }
 
-static err_t run_evil(evil_kind kind, int difficulty, uint64_t handshake_ms, int ready_expected)
-{
+static err_t run_evil(evil_kind kind, int difficulty, uint64_t handshake_ms, int ready_expected) {
     world w;
     world_open(&w, difficulty, handshake_ms);
     evil ev = {link_server_port(w.srv), kind, w.cctx};
@@ -397,32 +383,27 @@ static err_t run_evil(evil_kind kind, int difficulty, uint64_t handshake_ms, int
     return why;
 }
 
-static void test_bad_pow_magic(void **state)
-{
+static void test_bad_pow_magic(void **state) {
     (void)state;
     assert_int_equal(run_evil(EVIL_BAD_MAGIC, 8, 10000, 0), ERR_POW_BAD_MAGIC);
 }
 
-static void test_bad_pow_nonce(void **state)
-{
+static void test_bad_pow_nonce(void **state) {
     (void)state;
     assert_int_equal(run_evil(EVIL_BAD_NONCE, 8, 10000, 0), ERR_POW_INVALID);
 }
 
-static void test_silent_peer_times_out(void **state)
-{
+static void test_silent_peer_times_out(void **state) {
     (void)state;
     assert_int_equal(run_evil(EVIL_SILENT, 8, 300, 0), ERR_TIMEOUT);
 }
 
-static void test_skipped_frame_seqno(void **state)
-{
+static void test_skipped_frame_seqno(void **state) {
     (void)state;
     assert_int_equal(run_evil(EVIL_SKIP_SEQNO, 0, 10000, 1), ERR_BAD_SEQNO);
 }
 
-static void test_oversize_frame(void **state)
-{
+static void test_oversize_frame(void **state) {
     (void)state;
     assert_int_equal(run_evil(EVIL_OVERSIZE, 0, 10000, 0), ERR_FRAME_TOO_LARGE);
 }
@@ -441,8 +422,7 @@ typedef struct {
     net_timer *step;
 } rot_ctx;
 
-static void rot_answer(err_t e, int32_t code, const uint8_t *data, size_t n, void *arg)
-{
+static void rot_answer(err_t e, int32_t code, const uint8_t *data, size_t n, void *arg) {
     (void)code;
     (void)data;
     (void)n;
@@ -454,8 +434,7 @@ static void rot_answer(err_t e, int32_t code, const uint8_t *data, size_t n, voi
     }
 }
 
-static void rot_ready(link_conn *c, const ratls_peer *peer, void *arg)
-{
+static void rot_ready(link_conn *c, const ratls_peer *peer, void *arg) {
     rot_ctx *r = arg;
     if (c == r->a) {
         memcpy(r->key_a, peer->pubkey, 32);
@@ -467,8 +446,7 @@ static void rot_ready(link_conn *c, const ratls_peer *peer, void *arg)
     }
 }
 
-static void rot_close(link_conn *c, err_t why, void *arg)
-{
+static void rot_close(link_conn *c, err_t why, void *arg) {
     (void)c;
     (void)why;
     (void)arg;
@@ -476,19 +454,17 @@ static void rot_close(link_conn *c, err_t why, void *arg)
 
 static const link_handlers ROT_H = {rot_ready, NULL, NULL, rot_close};
 
-static void rot_step(void *arg)
-{
+static void rot_step(void *arg) {
     rot_ctx *r = arg;
     assert_int_equal(cert_rotor_count(r->rotor), 1);
     link_config cfg;
     link_config_init(&cfg, r->w->cctx);
-    assert_int_equal(link_dial(r->w->loop, "127.0.0.1", link_server_port(r->w->srv), &cfg, &ROT_H,
-                               r, &r->b),
-                     ERR_OK);
+    assert_int_equal(
+        link_dial(r->w->loop, "127.0.0.1", link_server_port(r->w->srv), &cfg, &ROT_H, r, &r->b),
+        ERR_OK);
 }
 
-static void test_rotation_keeps_live_links(void **state)
-{
+static void test_rotation_keeps_live_links(void **state) {
     (void)state;
     world w;
     world_open(&w, 0, 10000);
@@ -512,13 +488,13 @@ static void test_rotation_keeps_live_links(void **state)
     r.step = net_timer_new(w.loop, rot_step, &r);
     link_config cfg;
     link_config_init(&cfg, w.cctx);
-    assert_int_equal(link_dial(w.loop, "127.0.0.1", link_server_port(w.srv), &cfg, &ROT_H, &r, &r.a),
-                     ERR_OK);
+    assert_int_equal(
+        link_dial(w.loop, "127.0.0.1", link_server_port(w.srv), &cfg, &ROT_H, &r, &r.a), ERR_OK);
     assert_int_equal(net_loop_run(w.loop), ERR_OK);
     assert_memory_equal(r.key_a, first, 32);
     assert_memory_not_equal(r.key_b, first, 32); /* new links see the new certificate */
     assert_memory_equal(r.key_b, cert_rotor_identity(r.rotor)->key.pub, 32);
-    assert_int_equal(r.a_answers, 1);            /* and the old link still works */
+    assert_int_equal(r.a_answers, 1); /* and the old link still works */
     link_close(r.a);
     link_close(r.b);
     net_timer_free(r.step);
@@ -535,8 +511,7 @@ static void test_rotation_keeps_live_links(void **state)
 
 /* ---- full (collateral) verification of the peer on the worker pool ---- */
 
-static collateral *make_collateral(const fake_collateral_opts *opts)
-{
+static collateral *make_collateral(const fake_collateral_opts *opts) {
     buf json;
     buf_init(&json, 1 << 20);
     assert_int_equal(fake_ca_collateral(F.ca, F.now, opts, &json), ERR_OK);
@@ -547,8 +522,7 @@ static collateral *make_collateral(const fake_collateral_opts *opts)
 }
 
 /* Runs the happy-path client against a server whose policy evaluates collateral. */
-static err_t run_with_collateral(const collateral *coll, bool require, int *ready)
-{
+static err_t run_with_collateral(const collateral *coll, bool require, int *ready) {
     world w;
     next_server_coll = coll;
     next_require_coll = require;
@@ -577,8 +551,7 @@ static err_t run_with_collateral(const collateral *coll, bool require, int *read
     return why;
 }
 
-static void test_full_verification_with_collateral(void **state)
-{
+static void test_full_verification_with_collateral(void **state) {
     (void)state;
     collateral *good = make_collateral(NULL);
     int ready = 0;
@@ -601,21 +574,18 @@ static void test_full_verification_with_collateral(void **state)
     collateral_free(revoked);
 }
 
-static int setup(void **state)
-{
+static int setup(void **state) {
     (void)state;
     return fixture_open(&F, 0x10000000);
 }
 
-static int teardown(void **state)
-{
+static int teardown(void **state) {
     (void)state;
     fixture_close(&F);
     return 0;
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_attested_link_query_and_packets),
         cmocka_unit_test(test_client_refuses_too_hard_pow),

@@ -14,16 +14,14 @@
 #include "proto/frame.h"
 #include "proto/limits.h"
 
-static void put_header(uint8_t *p, uint32_t len, uint32_t seqno)
-{
+static void put_header(uint8_t *p, uint32_t len, uint32_t seqno) {
     for (int i = 0; i < 4; i++) {
         p[i] = (uint8_t)(len >> (8 * i));
         p[4 + i] = (uint8_t)(seqno >> (8 * i));
     }
 }
 
-static void test_encoder_writes_len_seqno_payload(void **state)
-{
+static void test_encoder_writes_len_seqno_payload(void **state) {
     (void)state;
     frame_enc e;
     frame_enc_init(&e, PROTO_FRAME_MAX);
@@ -52,8 +50,7 @@ static void test_encoder_writes_len_seqno_payload(void **state)
     buf_free(&out);
 }
 
-static void test_encoder_max(void **state)
-{
+static void test_encoder_max(void **state) {
     (void)state;
     frame_enc e;
     frame_enc_init(&e, 16);
@@ -67,8 +64,7 @@ static void test_encoder_max(void **state)
 }
 
 /* Three frames, fed with every possible split into two feeds, and byte by byte. */
-static void make_stream(buf *out)
-{
+static void make_stream(buf *out) {
     frame_enc e;
     frame_enc_init(&e, PROTO_FRAME_MAX);
     uint8_t big[300];
@@ -80,8 +76,7 @@ static void make_stream(buf *out)
     assert_int_equal(frame_enc_write(&e, out, "0123456789", 10), ERR_OK);
 }
 
-static void check_frame(const frame *f, uint32_t k)
-{
+static void check_frame(const frame *f, uint32_t k) {
     assert_int_equal(f->seqno, k);
     if (k == 0) {
         assert_int_equal(f->len, 4);
@@ -98,8 +93,7 @@ static void check_frame(const frame *f, uint32_t k)
 }
 
 /* Feed data[0..n) completely; returns the number of frames seen so far. */
-static uint32_t feed_all(frame_dec *d, const uint8_t *data, size_t n, uint32_t seen)
-{
+static uint32_t feed_all(frame_dec *d, const uint8_t *data, size_t n, uint32_t seen) {
     while (n > 0) {
         size_t used;
         frame f;
@@ -118,8 +112,7 @@ static uint32_t feed_all(frame_dec *d, const uint8_t *data, size_t n, uint32_t s
     return seen;
 }
 
-static void test_decoder_every_split_point(void **state)
-{
+static void test_decoder_every_split_point(void **state) {
     (void)state;
     buf s;
     buf_init(&s, 4096);
@@ -143,8 +136,7 @@ static void test_decoder_every_split_point(void **state)
     buf_free(&s);
 }
 
-static void test_whole_frame_is_not_copied(void **state)
-{
+static void test_whole_frame_is_not_copied(void **state) {
     (void)state;
     buf s;
     buf_init(&s, 4096);
@@ -162,8 +154,7 @@ static void test_whole_frame_is_not_copied(void **state)
 }
 
 /* The length is judged from the 8 header bytes alone: no body byte is needed or buffered. */
-static void test_length_limits_from_header(void **state)
-{
+static void test_length_limits_from_header(void **state) {
     (void)state;
     static const struct {
         size_t max;
@@ -193,8 +184,7 @@ static void test_length_limits_from_header(void **state)
     }
 }
 
-static void test_set_max_applies_to_next_header(void **state)
-{
+static void test_set_max_applies_to_next_header(void **state) {
     (void)state;
     frame_dec d;
     frame_dec_init(&d, PROTO_FRAME_MAX_UNAUTH);
@@ -207,8 +197,7 @@ static void test_set_max_applies_to_next_header(void **state)
     frame_dec_free(&d);
 }
 
-static void test_seqno_must_grow_by_one_and_failure_sticks(void **state)
-{
+static void test_seqno_must_grow_by_one_and_failure_sticks(void **state) {
     (void)state;
     static const uint32_t second[] = {2, 0, 5, UINT32_MAX};
     for (size_t i = 0; i < sizeof(second) / sizeof(second[0]); i++) {
@@ -242,8 +231,7 @@ static void test_seqno_must_grow_by_one_and_failure_sticks(void **state)
     frame_dec_free(&d);
 }
 
-static void test_oversize_failure_sticks(void **state)
-{
+static void test_oversize_failure_sticks(void **state) {
     (void)state;
     frame_dec d;
     frame_dec_init(&d, 64);
@@ -258,8 +246,7 @@ static void test_oversize_failure_sticks(void **state)
 }
 
 /* A large frame arriving in pieces is assembled in a buffer sized by its validated length. */
-static void test_max_frame_reassembled(void **state)
-{
+static void test_max_frame_reassembled(void **state) {
     (void)state;
     size_t max = PROTO_FRAME_MAX;
     buf s;
@@ -293,8 +280,7 @@ static void test_max_frame_reassembled(void **state)
     buf_free(&s);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_encoder_writes_len_seqno_payload),
         cmocka_unit_test(test_encoder_max),

@@ -23,8 +23,7 @@
 
 /* ---- constructor ids against tests/data/schema/constructor-ids.tsv ---- */
 
-static void test_ids_match_reference_table(void **state)
-{
+static void test_ids_match_reference_table(void **state) {
     (void)state;
     const char *dir = getenv("COCOON_TESTDATA");
     assert_non_null(dir);
@@ -74,8 +73,7 @@ static void test_ids_match_reference_table(void **state)
 
 static uint64_t rng_state;
 
-static uint32_t rnd(void)
-{
+static uint32_t rnd(void) {
     rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
     return (uint32_t)(rng_state >> 33);
 }
@@ -84,8 +82,7 @@ static uint8_t pool[1024];
 
 static void fill_elem(const tlo_elem *e, void *v, int depth);
 
-static void fill_obj(const tlo_desc *d, void *obj, int depth)
-{
+static void fill_obj(const tlo_desc *d, void *obj, int depth) {
     memset(obj, 0, d->size);
     for (size_t i = 0; i < d->nfields; i++) {
         const tlo_field *f = &d->fields[i];
@@ -114,8 +111,7 @@ static void fill_obj(const tlo_desc *d, void *obj, int depth)
     }
 }
 
-static void fill_elem(const tlo_elem *e, void *v, int depth)
-{
+static void fill_elem(const tlo_elem *e, void *v, int depth) {
     switch (e->kind) {
     case TLO_INT:
     case TLO_FLAGS: {
@@ -162,8 +158,7 @@ static void fill_elem(const tlo_elem *e, void *v, int depth)
     }
 }
 
-static void roundtrip_one(const tlo_desc *d, uint32_t seed)
-{
+static void roundtrip_one(const tlo_desc *d, uint32_t seed) {
     rng_state = seed * 7919u + 1;
     void *x = calloc(1, d->size);
     void *y = calloc(1, d->size);
@@ -213,8 +208,7 @@ static void roundtrip_one(const tlo_desc *d, uint32_t seed)
     buf_free(&b2);
 }
 
-static void test_every_constructor_roundtrips(void **state)
-{
+static void test_every_constructor_roundtrips(void **state) {
     (void)state;
     for (size_t k = 0; k < sizeof(pool); k++) {
         pool[k] = (uint8_t)(k * 31 + 7);
@@ -227,8 +221,7 @@ static void test_every_constructor_roundtrips(void **state)
 }
 
 /* Polymorphic types decode whichever of their constructors arrives. */
-static void test_every_boxed_type_roundtrips(void **state)
-{
+static void test_every_boxed_type_roundtrips(void **state) {
     (void)state;
     for (size_t i = 0; i < cm_all_types_count; i++) {
         const tlo_type *t = cm_all_types[i];
@@ -257,8 +250,7 @@ static void test_every_boxed_type_roundtrips(void **state)
 
 /* ---- exact bytes, computed by hand from the encoding rules ---- */
 
-static void expect_hex(const buf *b, const char *hex)
-{
+static void expect_hex(const buf *b, const char *hex) {
     char got[4096];
     assert_true(b->len * 2 < sizeof(got));
     for (size_t i = 0; i < b->len; i++) {
@@ -267,8 +259,7 @@ static void expect_hex(const buf *b, const char *hex)
     assert_string_equal(got, hex);
 }
 
-static void test_exact_bytes(void **state)
-{
+static void test_exact_bytes(void **state) {
     (void)state;
     buf b;
     buf_init(&b, 4096);
@@ -344,8 +335,7 @@ static void test_exact_bytes(void **state)
 
 /* client.queryAnswerEx carries final_info only under flags.0, and final_info's own flags decide
  * its optional strings and timings. */
-static void test_nested_flags(void **state)
-{
+static void test_nested_flags(void **state) {
     (void)state;
     uint8_t rid[32] = {1};
     cm_client_query_answer_ex a = {.answer = tl_bytes_str("data"), .flags = 0};
@@ -374,8 +364,7 @@ static void test_nested_flags(void **state)
 
 /* ---- limits ---- */
 
-static void encode_request_with_headers(buf *b, uint32_t n)
-{
+static void encode_request_with_headers(buf *b, uint32_t n) {
     cm_http_header *h = calloc(n, sizeof(*h));
     for (uint32_t i = 0; i < n; i++) {
         h[i].name = tl_bytes_str("a");
@@ -400,8 +389,7 @@ static void encode_request_with_headers(buf *b, uint32_t n)
     free(h);
 }
 
-static void test_vector_limit_at_max_and_beyond(void **state)
-{
+static void test_vector_limit_at_max_and_beyond(void **state) {
     (void)state;
     for (uint32_t n = PROTO_MAX_HTTP_HEADERS; n <= PROTO_MAX_HTTP_HEADERS + 1; n++) {
         buf b;
@@ -430,8 +418,7 @@ static void test_vector_limit_at_max_and_beyond(void **state)
     assert_null(wt.types);
 }
 
-static void test_string_limit_at_max_and_beyond(void **state)
-{
+static void test_string_limit_at_max_and_beyond(void **state) {
     (void)state;
     uint8_t *text = calloc(1, PROTO_MAX_STRING + 1);
     for (size_t n = PROTO_MAX_STRING; n <= PROTO_MAX_STRING + 1; n++) {
@@ -458,8 +445,7 @@ static void test_string_limit_at_max_and_beyond(void **state)
 
 /* ---- wrong constructors ---- */
 
-static void test_wrong_constructor_and_bool(void **state)
-{
+static void test_wrong_constructor_and_bool(void **state) {
     (void)state;
     buf b;
     buf_init(&b, 1024);
@@ -498,8 +484,7 @@ static void test_wrong_constructor_and_bool(void **state)
 }
 
 /* A nested vector failing half-way frees what was decoded (ASan checks the leak). */
-static void test_partial_nested_vector_is_freed(void **state)
-{
+static void test_partial_nested_vector_is_freed(void **state) {
     (void)state;
     cm_client_worker_instance_v2 inst[2] = {{0}, {0}};
     cm_client_worker_type_v2 types[2] = {
@@ -522,8 +507,7 @@ static void test_partial_nested_vector_is_freed(void **state)
     buf_free(&b);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ids_match_reference_table),
         cmocka_unit_test(test_every_constructor_roundtrips),

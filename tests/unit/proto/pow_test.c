@@ -20,8 +20,7 @@
  *   bits(0) = 1 (hash starts 81 86 38 ad 15 0c 90 42); smallest n with bits >= 8 is 480. */
 static const uint8_t SALT[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
 
-static void test_zero_bits_use_little_endian_rule(void **state)
-{
+static void test_zero_bits_use_little_endian_rule(void **state) {
     (void)state;
     assert_int_equal(pow_zero_bits(SALT, 0), 1);
     assert_int_equal(pow_zero_bits(SALT, 480), 8);
@@ -37,8 +36,7 @@ static void test_zero_bits_use_little_endian_rule(void **state)
     assert_int_equal(pow_check(&ch, 84956), ERR_POW_INVALID);
 }
 
-static void test_solver_finds_smallest_nonce_in_batches(void **state)
-{
+static void test_solver_finds_smallest_nonce_in_batches(void **state) {
     (void)state;
     pow_challenge ch = {.difficulty = 16};
     memcpy(ch.salt, SALT, 16);
@@ -60,8 +58,7 @@ static void test_solver_finds_smallest_nonce_in_batches(void **state)
     assert_true(nonce == 0);
 }
 
-static void test_challenge_wire_layout_and_roundtrip(void **state)
-{
+static void test_challenge_wire_layout_and_roundtrip(void **state) {
     (void)state;
     pow_challenge ch;
     assert_int_equal(pow_challenge_make(20, &ch), ERR_OK);
@@ -86,8 +83,7 @@ static void test_challenge_wire_layout_and_roundtrip(void **state)
     assert_int_equal(pow_challenge_make(64, &ch2), ERR_OK);
 }
 
-static void test_challenge_difficulty_limits(void **state)
-{
+static void test_challenge_difficulty_limits(void **state) {
     (void)state;
     static const struct {
         int32_t difficulty;
@@ -117,8 +113,7 @@ static void test_challenge_difficulty_limits(void **state)
     }
 }
 
-static void test_wrong_magic_rejected(void **state)
-{
+static void test_wrong_magic_rejected(void **state) {
     (void)state;
     pow_challenge ch = {.difficulty = 5};
     uint8_t w[POW_CHALLENGE_LEN];
@@ -141,8 +136,7 @@ static void test_wrong_magic_rejected(void **state)
     assert_int_equal(c.pos, 0);
 }
 
-static void test_response_wire_layout(void **state)
-{
+static void test_response_wire_layout(void **state) {
     (void)state;
     uint8_t r[POW_RESPONSE_LEN];
     pow_response_encode(84956, r);
@@ -155,8 +149,7 @@ static void test_response_wire_layout(void **state)
     assert_true(nonce == 84956);
 }
 
-static void test_partial_messages_ask_for_more(void **state)
-{
+static void test_partial_messages_ask_for_more(void **state) {
     (void)state;
     pow_challenge ch = {.difficulty = 3};
     uint8_t w[POW_CHALLENGE_LEN];
@@ -179,8 +172,7 @@ static void test_partial_messages_ask_for_more(void **state)
 }
 
 /* The full exchange as both sides run it, at the router's default server difficulty. */
-static void test_exchange_end_to_end(void **state)
-{
+static void test_exchange_end_to_end(void **state) {
     (void)state;
     pow_challenge server;
     assert_int_equal(pow_challenge_make(12, &server), ERR_OK);
@@ -213,8 +205,7 @@ static void test_exchange_end_to_end(void **state)
     }
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_zero_bits_use_little_endian_rule),
         cmocka_unit_test(test_solver_finds_smallest_nonce_in_batches),

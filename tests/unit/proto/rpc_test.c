@@ -26,8 +26,7 @@ typedef struct {
 } events;
 
 /* Move everything `from` has queued into `to`, collecting the events `to` reports. */
-static events pump(rpc *from, rpc *to, uint64_t now)
-{
+static events pump(rpc *from, rpc *to, uint64_t now) {
     events out = {.n = 0, .err = ERR_OK};
     buf *b = rpc_output(from);
     size_t off = 0;
@@ -51,8 +50,7 @@ static events pump(rpc *from, rpc *to, uint64_t now)
 }
 
 /* The tcp.Packet constructors queued in r's output (frames are decoded, not consumed). */
-static size_t queued_ctors(rpc *r, uint32_t *ids, size_t max, cmt_tcp_packet *last)
-{
+static size_t queued_ctors(rpc *r, uint32_t *ids, size_t max, cmt_tcp_packet *last) {
     buf *b = rpc_output(r);
     frame_dec d;
     frame_dec_init(&d, PROTO_FRAME_MAX);
@@ -76,8 +74,7 @@ static size_t queued_ctors(rpc *r, uint32_t *ids, size_t max, cmt_tcp_packet *la
     return n;
 }
 
-static void make_pair(rpc **dialer, rpc **acceptor, uint64_t now)
-{
+static void make_pair(rpc **dialer, rpc **acceptor, uint64_t now) {
     rpc_config dc = {.role = RPC_DIALER};
     rpc_config ac = {.role = RPC_ACCEPTOR};
     *dialer = rpc_new(&dc, now);
@@ -86,8 +83,7 @@ static void make_pair(rpc **dialer, rpc **acceptor, uint64_t now)
     assert_non_null(*acceptor);
 }
 
-static void connect_pair(rpc **dialer, rpc **acceptor, uint64_t now)
-{
+static void connect_pair(rpc **dialer, rpc **acceptor, uint64_t now) {
     make_pair(dialer, acceptor, now);
     events e = pump(*dialer, *acceptor, now);
     assert_int_equal(e.err, ERR_OK);
@@ -99,8 +95,7 @@ static void connect_pair(rpc **dialer, rpc **acceptor, uint64_t now)
     assert_int_equal(e.ev[0].kind, RPC_EV_READY);
 }
 
-static void test_handshake(void **state)
-{
+static void test_handshake(void **state) {
     (void)state;
     rpc *d;
     rpc *a;
@@ -131,8 +126,7 @@ static void test_handshake(void **state)
     rpc_free(a);
 }
 
-static void feed_packet(rpc *r, const cmt_tcp_packet *p, err_t want)
-{
+static void feed_packet(rpc *r, const cmt_tcp_packet *p, err_t want) {
     buf b;
     buf_init(&b, 4096);
     assert_int_equal(cmt_tcp_packet_encode(&b, p), ERR_OK);
@@ -142,8 +136,7 @@ static void feed_packet(rpc *r, const cmt_tcp_packet *p, err_t want)
 }
 
 /* Anything but the expected handshake packet is a protocol error, and it sticks. */
-static void test_out_of_state_packets(void **state)
-{
+static void test_out_of_state_packets(void **state) {
     (void)state;
     static const uint32_t all[] = {CM_TCP_PING_ID,    CM_TCP_PONG_ID,         CM_TCP_PACKET_ID,
                                    CM_TCP_QUERY_ID,   CM_TCP_QUERY_ANSWER_ID, CM_TCP_QUERY_ERROR_ID,
@@ -184,8 +177,7 @@ static void test_out_of_state_packets(void **state)
     rpc_free(a);
 }
 
-static void test_query_answer_and_error(void **state)
-{
+static void test_query_answer_and_error(void **state) {
     (void)state;
     rpc *d;
     rpc *a;
@@ -242,8 +234,7 @@ static void test_query_answer_and_error(void **state)
     rpc_free(a);
 }
 
-static void test_query_deadline(void **state)
-{
+static void test_query_deadline(void **state) {
     (void)state;
     rpc *d;
     rpc *a;
@@ -271,8 +262,7 @@ static void test_query_deadline(void **state)
     rpc_free(a);
 }
 
-static void test_dialer_pings_after_idle_and_pong_keeps_link(void **state)
-{
+static void test_dialer_pings_after_idle_and_pong_keeps_link(void **state) {
     (void)state;
     rpc *d;
     rpc *a;
@@ -305,8 +295,7 @@ static void test_dialer_pings_after_idle_and_pong_keeps_link(void **state)
     rpc_free(a);
 }
 
-static void test_link_timeouts(void **state)
-{
+static void test_link_timeouts(void **state) {
     (void)state;
     rpc *d;
     rpc *a;
@@ -328,8 +317,7 @@ static void test_link_timeouts(void **state)
     rpc_free(a);
 }
 
-static void test_malformed_input_is_fatal(void **state)
-{
+static void test_malformed_input_is_fatal(void **state) {
     (void)state;
     rpc *d;
     rpc *a;
@@ -358,8 +346,7 @@ static void test_malformed_input_is_fatal(void **state)
     rpc_free(a);
 }
 
-static void test_limits(void **state)
-{
+static void test_limits(void **state) {
     (void)state;
     rpc_config dc = {.role = RPC_DIALER, .max_outstanding = 2};
     rpc_config ac = {.role = RPC_ACCEPTOR, .frame_max_in = 64};
@@ -391,8 +378,7 @@ static void test_limits(void **state)
     rpc_free(a);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_handshake),
         cmocka_unit_test(test_out_of_state_packets),

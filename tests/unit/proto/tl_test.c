@@ -15,8 +15,7 @@
 #include "proto/limits.h"
 #include "proto/tl.h"
 
-static void test_integers_are_little_endian(void **state)
-{
+static void test_integers_are_little_endian(void **state) {
     (void)state;
     buf b;
     buf_init(&b, 1024);
@@ -48,8 +47,7 @@ static void test_integers_are_little_endian(void **state)
     buf_free(&b);
 }
 
-static void test_int128_int256_are_raw_bytes(void **state)
-{
+static void test_int128_int256_are_raw_bytes(void **state) {
     (void)state;
     uint8_t v[32];
     for (int k = 0; k < 32; k++) {
@@ -73,8 +71,7 @@ static void test_int128_int256_are_raw_bytes(void **state)
 }
 
 /* Encoded size, header and padding for lengths around every boundary of the encoding. */
-static void test_bytes_encoding_table(void **state)
-{
+static void test_bytes_encoding_table(void **state) {
     (void)state;
     static const struct {
         size_t n;
@@ -131,8 +128,7 @@ static void test_bytes_encoding_table(void **state)
     free(data);
 }
 
-static void test_bytes_rejects_nonzero_padding_at_each_position(void **state)
-{
+static void test_bytes_rejects_nonzero_padding_at_each_position(void **state) {
     (void)state;
     /* "a" short form: 01 'a' 00 00 */
     for (int k = 2; k < 4; k++) {
@@ -156,8 +152,7 @@ static void test_bytes_rejects_nonzero_padding_at_each_position(void **state)
     assert_int_equal(out.len, 255);
 }
 
-static void test_bytes_rejects_non_canonical_and_reserved_prefixes(void **state)
-{
+static void test_bytes_rejects_non_canonical_and_reserved_prefixes(void **state) {
     (void)state;
     /* length 5 in long form: representable in the short form, so refused */
     const uint8_t long5[] = {0xfe, 5, 0, 0, 'h', 'e', 'l', 'l', 'o', 0, 0, 0};
@@ -177,8 +172,7 @@ static void test_bytes_rejects_non_canonical_and_reserved_prefixes(void **state)
     }
 }
 
-static void test_bytes_truncated_at_every_offset(void **state)
-{
+static void test_bytes_truncated_at_every_offset(void **state) {
     (void)state;
     uint8_t data[300];
     memset(data, 0x5a, sizeof(data));
@@ -198,8 +192,7 @@ static void test_bytes_truncated_at_every_offset(void **state)
     }
 }
 
-static void test_bool_is_boxed_and_strict(void **state)
-{
+static void test_bool_is_boxed_and_strict(void **state) {
     (void)state;
     buf b;
     buf_init(&b, 64);
@@ -222,8 +215,7 @@ static void test_bool_is_boxed_and_strict(void **state)
     buf_free(&b);
 }
 
-static void test_expect_id(void **state)
-{
+static void test_expect_id(void **state) {
     (void)state;
     const uint8_t ping[] = {0x7c, 0x62, 0xe9, 0xbb};
     cur c;
@@ -234,8 +226,7 @@ static void test_expect_id(void **state)
     assert_int_equal(tl_expect_id(&c, 0xbbe9627c), ERR_TRUNCATED);
 }
 
-static void test_vector_count_limits(void **state)
-{
+static void test_vector_count_limits(void **state) {
     (void)state;
     uint8_t enc[4 + 40] = {0};
     cur c;
@@ -263,8 +254,7 @@ static void test_vector_count_limits(void **state)
     buf_free(&b);
 }
 
-static void test_write_failure_keeps_buffer(void **state)
-{
+static void test_write_failure_keeps_buffer(void **state) {
     (void)state;
     buf b;
     buf_init(&b, 8); /* room for the header of a 300-byte string, not its body */
@@ -274,8 +264,7 @@ static void test_write_failure_keeps_buffer(void **state)
     buf_free(&b);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_integers_are_little_endian),
         cmocka_unit_test(test_int128_int256_are_raw_bytes),

@@ -16,28 +16,24 @@
 
 static fixture F;
 
-static int setup(void **state)
-{
+static int setup(void **state) {
     (void)state;
     return fixture_open(&F, 0x10000000);
 }
 
-static int teardown(void **state)
-{
+static int teardown(void **state) {
     (void)state;
     fixture_close(&F);
     return 0;
 }
 
-static void honest(ed25519_key *k, buf *der)
-{
+static void honest(ed25519_key *k, buf *der) {
     assert_int_equal(ed25519_generate(k), ERR_OK);
     buf_init(der, RATLS_CERT_MAX);
     assert_int_equal(fixture_cert(&F, k, k, F.now, F.now + 3600, der), ERR_OK);
 }
 
-static void test_honest_certificate_verifies_with_measurements(void **state)
-{
+static void test_honest_certificate_verifies_with_measurements(void **state) {
     (void)state;
     ed25519_key k;
     buf der;
@@ -68,8 +64,7 @@ static void test_honest_certificate_verifies_with_measurements(void **state)
     buf_free(&der);
 }
 
-static void test_fake_quote_rejected_against_real_intel_root(void **state)
-{
+static void test_fake_quote_rejected_against_real_intel_root(void **state) {
     (void)state;
     ed25519_key k;
     buf der;
@@ -82,8 +77,7 @@ static void test_fake_quote_rejected_against_real_intel_root(void **state)
     buf_free(&der);
 }
 
-static void test_quote_bound_to_another_key(void **state)
-{
+static void test_quote_bound_to_another_key(void **state) {
     (void)state;
     ed25519_key mine;
     ed25519_key victim;
@@ -102,8 +96,7 @@ static void test_quote_bound_to_another_key(void **state)
     buf_free(&der);
 }
 
-static void test_image_mrtd_rtmr_allow_lists(void **state)
-{
+static void test_image_mrtd_rtmr_allow_lists(void **state) {
     (void)state;
     ed25519_key k;
     buf der;
@@ -118,8 +111,7 @@ static void test_image_mrtd_rtmr_allow_lists(void **state)
     memset(other, 0x99, sizeof(other));
 
     assert_int_equal(ratls_policy_add_image(&p, other), ERR_OK);
-    assert_int_equal(ratls_verify_cert(der.data, der.len, &p, F.now, &peer),
-                     ERR_IMAGE_NOT_ALLOWED);
+    assert_int_equal(ratls_verify_cert(der.data, der.len, &p, F.now, &peer), ERR_IMAGE_NOT_ALLOWED);
     assert_int_equal(ratls_policy_add_image(&p, good_image), ERR_OK);
     assert_int_equal(ratls_verify_cert(der.data, der.len, &p, F.now, &peer), ERR_OK);
 
@@ -141,8 +133,7 @@ static void test_image_mrtd_rtmr_allow_lists(void **state)
     buf_free(&der);
 }
 
-static void test_debug_td_rejected_unless_allowed(void **state)
-{
+static void test_debug_td_rejected_unless_allowed(void **state) {
     (void)state;
     fixture dbg;
     assert_int_equal(fixture_open(&dbg, 0x10000001), 0);
@@ -162,8 +153,7 @@ static void test_debug_td_rejected_unless_allowed(void **state)
     fixture_close(&dbg);
 }
 
-static void test_validity_window(void **state)
-{
+static void test_validity_window(void **state) {
     (void)state;
     ed25519_key k;
     buf der;
@@ -193,8 +183,7 @@ static void test_validity_window(void **state)
 }
 
 /* Builds a self-signed certificate with OpenSSL directly: key of any type, extra extension. */
-static void craft(EVP_PKEY *pk, const char *extra_oid, int extra_crit, buf *out)
-{
+static void craft(EVP_PKEY *pk, const char *extra_oid, int extra_crit, buf *out) {
     X509 *x = X509_new();
     X509_set_version(x, X509_VERSION_3);
     ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
@@ -225,8 +214,7 @@ static void craft(EVP_PKEY *pk, const char *extra_oid, int extra_crit, buf *out)
     X509_free(x);
 }
 
-static void test_unknown_critical_extension_and_key_types(void **state)
-{
+static void test_unknown_critical_extension_and_key_types(void **state) {
     (void)state;
     ratls_policy any;
     ratls_policy_init(&any);
@@ -266,8 +254,7 @@ static void test_unknown_critical_extension_and_key_types(void **state)
     ratls_policy_cleanup(&tdx);
 }
 
-static void test_signature_by_another_key_is_not_self_signed(void **state)
-{
+static void test_signature_by_another_key_is_not_self_signed(void **state) {
     (void)state;
     ed25519_key k;
     buf der;
@@ -286,8 +273,7 @@ static void test_signature_by_another_key_is_not_self_signed(void **state)
     buf_free(&der);
 }
 
-static void test_tampered_quote_inside_certificate(void **state)
-{
+static void test_tampered_quote_inside_certificate(void **state) {
     (void)state;
     ed25519_key k;
     assert_int_equal(ed25519_generate(&k), ERR_OK);
@@ -303,8 +289,7 @@ static void test_tampered_quote_inside_certificate(void **state)
     q.data[48 + 136] ^= 0x01;
     buf der;
     buf_init(&der, RATLS_CERT_MAX);
-    assert_int_equal(ratls_cert_build(&k, q.data, q.len, NULL, 0, F.now, F.now + 60, &der),
-                     ERR_OK);
+    assert_int_equal(ratls_cert_build(&k, q.data, q.len, NULL, 0, F.now, F.now + 60, &der), ERR_OK);
     ratls_peer peer;
     assert_int_equal(ratls_verify_cert(der.data, der.len, &p, F.now, &peer), ERR_QUOTE_SIG);
     buf_free(&der);
@@ -312,8 +297,7 @@ static void test_tampered_quote_inside_certificate(void **state)
     ratls_policy_cleanup(&p);
 }
 
-static void test_claims_must_name_the_certificate_key(void **state)
-{
+static void test_claims_must_name_the_certificate_key(void **state) {
     (void)state;
     ed25519_key k;
     ed25519_key other;
@@ -353,8 +337,7 @@ static void test_claims_must_name_the_certificate_key(void **state)
     buf_free(&claims);
 }
 
-static void test_policy_json(void **state)
-{
+static void test_policy_json(void **state) {
     (void)state;
     ratls_policy p;
     ratls_policy_init(&p);
@@ -383,8 +366,7 @@ static void test_policy_json(void **state)
     }
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_honest_certificate_verifies_with_measurements),
         cmocka_unit_test(test_fake_quote_rejected_against_real_intel_root),

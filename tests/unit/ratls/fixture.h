@@ -23,8 +23,7 @@ typedef struct {
     int64_t now;
 } fixture;
 
-static inline void fixture_rmrf(const char *dir)
-{
+static inline void fixture_rmrf(const char *dir) {
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     if (system(cmd) != 0) {
@@ -32,8 +31,7 @@ static inline void fixture_rmrf(const char *dir)
     }
 }
 
-static inline int fixture_open(fixture *f, uint64_t td_attributes)
-{
+static inline int fixture_open(fixture *f, uint64_t td_attributes) {
     memset(f, 0, sizeof(*f));
     snprintf(f->dir, sizeof(f->dir), "/tmp/cocoon-ratls-XXXXXX");
     if (!mkdtemp(f->dir)) {
@@ -53,16 +51,14 @@ static inline int fixture_open(fixture *f, uint64_t td_attributes)
     return fake_td_new(f->ca, &cfg, &f->td) == ERR_OK ? 0 : -1;
 }
 
-static inline void fixture_close(fixture *f)
-{
+static inline void fixture_close(fixture *f) {
     fake_td_free(f->td);
     fake_ca_free(f->ca);
     fixture_rmrf(f->dir);
 }
 
 /* A policy that pins the fixture's fake root. */
-static inline void fixture_policy(const fixture *f, ratls_policy *p)
-{
+static inline void fixture_policy(const fixture *f, ratls_policy *p) {
     ratls_policy_init(p);
     p->nroots = 0;
     if (ratls_policy_add_root(p, fake_ca_root_pub(f->ca)) != ERR_OK) {
@@ -73,8 +69,7 @@ static inline void fixture_policy(const fixture *f, ratls_policy *p)
 /* Certificate for `key` carrying a quote whose REPORTDATA is SHA-512(quote_key->pub)
  * (pass the same key for an honest certificate). */
 static inline err_t fixture_cert(fixture *f, const ed25519_key *key, const ed25519_key *quote_key,
-                                 int64_t nb, int64_t na, buf *der)
-{
+                                 int64_t nb, int64_t na, buf *der) {
     uint8_t rd[64];
     sha512(quote_key->pub, 32, rd);
     buf q;

@@ -14,21 +14,18 @@
 
 static fixture F;
 
-static int setup(void **state)
-{
+static int setup(void **state) {
     (void)state;
     return fixture_open(&F, 0x10000000);
 }
 
-static int teardown(void **state)
-{
+static int teardown(void **state) {
     (void)state;
     fixture_close(&F);
     return 0;
 }
 
-static void make_identity(ratls_identity *id)
-{
+static void make_identity(ratls_identity *id) {
     ratls_identity_init(id);
     assert_int_equal(ed25519_generate(&id->key), ERR_OK);
     assert_int_equal(fixture_cert(&F, &id->key, &id->key, F.now, F.now + 3600, &id->cert_der),
@@ -43,8 +40,7 @@ typedef struct {
 } pair;
 
 /* Drives both ends until each finished or failed. */
-static void run_handshake(SSL *s, SSL *c, pair *p)
-{
+static void run_handshake(SSL *s, SSL *c, pair *p) {
     BIO *bs;
     BIO *bc;
     assert_int_equal(BIO_new_bio_pair(&bs, 0, &bc, 0), 1);
@@ -66,14 +62,12 @@ static void run_handshake(SSL *s, SSL *c, pair *p)
     }
 }
 
-static void pair_free(pair *p)
-{
+static void pair_free(pair *p) {
     SSL_free(p->s);
     SSL_free(p->c);
 }
 
-static void exchange(pair *p, const char *msg)
-{
+static void exchange(pair *p, const char *msg) {
     size_t n = strlen(msg);
     assert_int_equal(SSL_write(p->c, msg, (int)n), (int)n);
     char got[64] = {0};
@@ -93,8 +87,7 @@ typedef struct {
     ratls_ctx *cctx;
 } world;
 
-static void world_open(world *w)
-{
+static void world_open(world *w) {
     make_identity(&w->sid);
     make_identity(&w->cid);
     fixture_policy(&F, &w->pol);
@@ -102,8 +95,7 @@ static void world_open(world *w)
     assert_int_equal(ratls_ctx_new(RATLS_CLIENT, &w->cid, &w->pol, &w->cctx), ERR_OK);
 }
 
-static void world_close(world *w)
-{
+static void world_close(world *w) {
     ratls_ctx_free(w->sctx);
     ratls_ctx_free(w->cctx);
     ratls_policy_cleanup(&w->pol);
@@ -111,8 +103,7 @@ static void world_close(world *w)
     ratls_identity_cleanup(&w->cid);
 }
 
-static void test_mutual_handshake_verifies_both_directions(void **state)
-{
+static void test_mutual_handshake_verifies_both_directions(void **state) {
     (void)state;
     world w;
     world_open(&w);
@@ -136,8 +127,7 @@ static void test_mutual_handshake_verifies_both_directions(void **state)
     world_close(&w);
 }
 
-static void test_server_refuses_client_of_untrusted_root(void **state)
-{
+static void test_server_refuses_client_of_untrusted_root(void **state) {
     (void)state;
     world w;
     world_open(&w);
@@ -157,8 +147,7 @@ static void test_server_refuses_client_of_untrusted_root(void **state)
     world_close(&w);
 }
 
-static void test_tls12_client_is_refused(void **state)
-{
+static void test_tls12_client_is_refused(void **state) {
     (void)state;
     world w;
     world_open(&w);
@@ -176,8 +165,7 @@ static void test_tls12_client_is_refused(void **state)
     world_close(&w);
 }
 
-static void test_client_chain_deeper_than_one_is_refused(void **state)
-{
+static void test_client_chain_deeper_than_one_is_refused(void **state) {
     (void)state;
     world w;
     world_open(&w);
@@ -197,13 +185,11 @@ static void test_client_chain_deeper_than_one_is_refused(void **state)
     world_close(&w);
 }
 
-static int64_t future_clock(void *arg)
-{
+static int64_t future_clock(void *arg) {
     return *(int64_t *)arg;
 }
 
-static void test_expired_peer_certificate_is_refused(void **state)
-{
+static void test_expired_peer_certificate_is_refused(void **state) {
     (void)state;
     world w;
     world_open(&w);
@@ -216,8 +202,7 @@ static void test_expired_peer_certificate_is_refused(void **state)
     world_close(&w);
 }
 
-static void test_rotation_keeps_live_connections(void **state)
-{
+static void test_rotation_keeps_live_connections(void **state) {
     (void)state;
     world w;
     world_open(&w);
@@ -247,8 +232,7 @@ static void test_rotation_keeps_live_connections(void **state)
     world_close(&w);
 }
 
-static void test_cache_skips_repeat_verification_but_not_policy(void **state)
-{
+static void test_cache_skips_repeat_verification_but_not_policy(void **state) {
     (void)state;
     world w;
     world_open(&w);
@@ -284,8 +268,7 @@ static void test_cache_skips_repeat_verification_but_not_policy(void **state)
     world_close(&w);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mutual_handshake_verifies_both_directions),
         cmocka_unit_test(test_server_refuses_client_of_untrusted_root),
