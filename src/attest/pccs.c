@@ -384,7 +384,7 @@ static err_t cache_load(pccs_client *p, const char *path, int64_t now, collatera
     if (e != ERR_OK) {
         goto miss;
     }
-    int64_t expiry;
+    int64_t expiry = 0;
     const uint8_t *ptr[PART_COUNT];
     size_t plen[PART_COUNT];
     if (cache_decode(f.data, f.len, &expiry, ptr, plen) != ERR_OK || now >= expiry) {
@@ -553,9 +553,9 @@ out:
 }
 
 err_t pccs_get_for_quote(pccs_client *p, const quote *q, collateral **out, bool *from_cache) {
-    pccs_tee tee;
+    pccs_tee tee = PCCS_TEE_TDX;
     uint8_t fmspc[6];
-    pccs_ca ca;
+    pccs_ca ca = PCCS_CA_PLATFORM;
     *out = NULL;
     TRY(pccs_quote_params(q, &tee, fmspc, &ca));
     return pccs_get(p, tee, fmspc, ca, out, from_cache);
