@@ -32,12 +32,12 @@ echo "== cocoon ($bin)"
 echo "== @phala/dcap-qvl"
 (cd "$ROOT/tests/dcap" && node bench.js "$SECONDS_PER") | tee -a "$out" | grep -v '^result '
 echo "== per quote (ms) and how many times faster cocoon is"
-printf "%-22s %10s %10s %10s %12s %12s\n" quote warm cold dcap-qvl qvl/warm qvl/cold
+printf "%-22s %10s %10s %10s %10s %12s %12s\n" quote "2xP-256" warm cold dcap-qvl qvl/warm qvl/cold
 awk '$1 == "result" { v[$2 "," $3] = $4; names[$2] = 1 }
 END {
     for (n in names) {
         if (!((n ",qvl") in v)) continue
-        w = v[n ",warm"]; c = v[n ",cold"]; q = v[n ",qvl"]
-        printf "%-22s %10.4f %10.4f %10.4f %11.1fx %11.1fx\n", n, w, c, q, q / w, q / c
+        f = v[n ",p256x2"]; w = v[n ",warm"]; c = v[n ",cold"]; q = v[n ",qvl"]
+        printf "%-22s %10.4f %10.4f %10.4f %10.4f %11.1fx %11.1fx\n", n, f, w, c, q, q / w, q / c
     }
 }' "$out" | sort
