@@ -17,6 +17,7 @@
 static void usage(FILE *f) {
     fprintf(f, "usage: cocoon client --registry FILE [--listen HOST:PORT] [--api-key-file FILE]\n"
                "         [--timeout SEC] [--max-coefficient N] [--owner ADDR] [--test]\n"
+               "         [--no-evidence]\n"
                "         [--ready-file FILE] [--config FILE.json] [--provider fake|tdx|none]\n"
                "         [--fake-ca DIR] [--fake-config FILE]\n"
                "Serves the OpenAI API on HTTP (default 127.0.0.1, any free port). The ready file\n"
@@ -66,6 +67,7 @@ int cmd_client(int argc, char **argv) {
                                          {"max-coefficient", required_argument, NULL, 0},
                                          {"owner", required_argument, NULL, 0},
                                          {"test", no_argument, NULL, 0},
+                                         {"no-evidence", no_argument, NULL, 0},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     node_opts no;
@@ -100,6 +102,8 @@ int cmd_client(int argc, char **argv) {
             key_file = optarg;
         } else if (strcmp(name, "owner") == 0) {
             cc.owner_address = optarg;
+        } else if (strcmp(name, "no-evidence") == 0) {
+            cc.require_evidence = false;
         } else if (strcmp(name, "test") == 0) {
             cc.is_test = true;
         } else if (strcmp(name, "timeout") == 0 && cli_parse_long(optarg, 1, 3600, &v)) {
@@ -138,9 +142,16 @@ int cmd_client(int argc, char **argv) {
     }
     node n;
     cstate s = {NULL, &no, false};
+    ratls_policy wpol;
+    ratls_policy_init(&wpol);
     err_t e = node_open(&n, &no);
     if (e == ERR_OK) {
         e = node_ctx(&n, RATLS_CLIENT, true, &cc.tls);
+    }
+    if (e == ERR_OK) {
+        ratls_policy_cleanup(&wpol);
+        e = node_policy(&n, true, &wpol);
+        cc.worker_policy = &wpol;
     }
     if (e == ERR_OK) {
         cc.reg = n.reg;
@@ -152,6 +163,7 @@ int cmd_client(int argc, char **argv) {
     }
     client_free(s.c);
     mem_wipe(key, sizeof(key));
+    ratls_policy_cleanup(&wpol);
     node_close(&n);
     return e == ERR_OK ? 0 : cli_fail("client", e, "client");
 }

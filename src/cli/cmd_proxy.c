@@ -18,7 +18,7 @@ static void usage(FILE *f) {
     fprintf(f, "usage: cocoon proxy --registry FILE [--worker-listen HOST:PORT]\n"
                "         [--client-listen HOST:PORT] [--difficulty N] [--max-attempts N]\n"
                "         [--max-client-active N] [--stats-listen HOST:PORT] [--ready-file FILE]\n"
-               "         [--config FILE.json]\n"
+               "         [--config FILE.json] [--fault usage|body (tests: alter answers)]\n"
                "         [--provider fake|tdx|none] [--fake-ca DIR] [--fake-config FILE] [--test]\n"
                "The ready file gets \"WORKER_PORT CLIENT_PORT\" once both ports listen.\n");
 }
@@ -57,6 +57,7 @@ int cmd_proxy(int argc, char **argv) {
                                          {"max-client-active", required_argument, NULL, 0},
                                          {"test", no_argument, NULL, 0},
                                          {"stats-listen", required_argument, NULL, 0},
+                                         {"fault", required_argument, NULL, 0},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     node_opts no;
@@ -89,6 +90,11 @@ int cmd_proxy(int argc, char **argv) {
             pc.worker_listen = optarg;
         } else if (strcmp(name, "client-listen") == 0) {
             pc.client_listen = optarg;
+        } else if (strcmp(name, "fault") == 0 &&
+                   (strcmp(optarg, "usage") == 0 || strcmp(optarg, "body") == 0)) {
+            pc.fault = optarg;
+            fprintf(stderr, "cocoon proxy: FAULT INJECTION (%s): this proxy alters answers\n",
+                    optarg);
         } else if (strcmp(name, "stats-listen") == 0) {
             stats_listen = optarg;
         } else if (strcmp(name, "test") == 0) {

@@ -142,6 +142,7 @@ int cmd_worker(int argc, char **argv) {
     }
     if (e == ERR_OK) {
         wc.reg = n.reg;
+        wc.rotor = n.rotor;
         e = worker_new(n.loop, &wc, &s.w);
     }
     if (e == ERR_OK && stats_listen) {

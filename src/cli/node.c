@@ -79,19 +79,23 @@ err_t node_open(node *n, node_opts *o) {
     return cert_rotor_new(n->loop, n->prov, 24u * 3600u, claims, 2, &n->rotor);
 }
 
+err_t node_policy(const node *n, bool require_tdx, ratls_policy *out) {
+    ratls_policy_init(out);
+    if (n->fake_root) {
+        out->nroots = 0;
+        TRY(ratls_policy_add_root(out, n->fake_root));
+    }
+    out->require_tdx = require_tdx;
+    return ERR_OK;
+}
+
 err_t node_ctx(node *n, ratls_role role, bool require_tdx, ratls_ctx **out) {
     *out = NULL;
     if (n->nctx == 2) {
         return err_fail(ERR_INTERNAL, "two TLS contexts per node");
     }
     ratls_policy pol;
-    ratls_policy_init(&pol);
-    err_t e = ERR_OK;
-    if (n->fake_root) {
-        pol.nroots = 0;
-        e = ratls_policy_add_root(&pol, n->fake_root);
-    }
-    pol.require_tdx = require_tdx;
+    err_t e = node_policy(n, require_tdx, &pol);
     if (e == ERR_OK) {
         e = ratls_ctx_new(role, cert_rotor_identity(n->rotor), &pol, out);
     }

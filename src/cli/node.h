@@ -41,6 +41,9 @@ void node_opts_init(node_opts *o, const char *role);
 int node_opt(node_opts *o, const char *name, const char *value);
 /* Loop, provider, certificate rotor and registry. */
 MUST_CHECK err_t node_open(node *n, node_opts *o);
+/* The peer policy: pinned roots (the fake CA's when used), require_tdx as given. Clean up with
+ * ratls_policy_cleanup. */
+MUST_CHECK err_t node_policy(const node *n, bool require_tdx, ratls_policy *out);
 /* A TLS context in role; require_tdx false gives the `any` policy (proxy client port). */
 MUST_CHECK err_t node_ctx(node *n, ratls_role role, bool require_tdx, ratls_ctx **out);
 void node_close(node *n);

@@ -17,10 +17,13 @@
 
 #include "base/buf.h"
 #include "base/clock.h"
+#include "base/codec.h"
 #include "base/cur.h"
 #include "base/log.h"
 #include "crypto/ct.h"
 #include "crypto/rand.h"
+#include "crypto/hash.h"
+#include "http/evidence.h"
 #include "http/openai.h"
 #include "http/server.h"
 #include "http/stats.h"
@@ -28,6 +31,7 @@
 #include "net/sock.h"
 #include "proto/limits.h"
 #include "proto/msg.h"
+#include "ratls/cert.h"
 
 #define CLIENT_RETRY_MS 500
 #define CLIENT_RETRY_MAX_MS 10000
@@ -54,6 +58,16 @@ typedef struct creq {
     bool sse;
     bool models; /* a /v1/models query */
     net_timer *timer;
+    /* evidence (http/evidence.h) */
+    uint8_t query_hash[32];
+    hash_ctx *answer_hash;
+    bool worker_verified;
+    uint8_t worker_pub[32];
+    char model[EVIDENCE_MODEL_MAX + 1];
+    /* SSE: a trailing `data: [DONE]` (or a prefix of it) is held back until the evidence has
+     * verified, so an app never sees a stream complete whose answer is then rejected. */
+    uint8_t held[16];
+    size_t nheld;
     struct creq *next;
 } creq;
 
@@ -80,6 +94,7 @@ void client_config_init(client_config *c) {
     c->pow_max_difficulty = 28;
     c->timeout = 120;
     c->max_coefficient = 4000;
+    c->require_evidence = true;
 }
 
 static uint32_t msg_id(const uint8_t *d) {
@@ -126,6 +141,7 @@ static void req_free(creq *r) {
         }
     }
     net_timer_free(r->timer);
+    hash_free(r->answer_hash);
     free(r);
 }
 
@@ -238,6 +254,88 @@ static void account(client *cl, const creq *r, uint32_t flags,
     }
 }
 
+/* The worker's certificate and model from the answer head: the certificate must verify under
+ * the worker policy (a TD quote to a pinned root, policy lists) and its image and the model
+ * must be in the registry. */
+static err_t check_worker(client *cl, creq *r, const cm_http_response *hr, ratls_peer *peer) {
+    const cm_http_header *cert = NULL, *model = NULL;
+    for (uint32_t i = 0; i < hr->headers_count; i++) {
+        const cm_http_header *h = &hr->headers[i];
+        if (h->name.len == strlen(EVIDENCE_CERT_HEADER) &&
+            strncasecmp((const char *)h->name.p, EVIDENCE_CERT_HEADER, h->name.len) == 0) {
+            cert = h;
+        } else if (h->name.len == strlen(EVIDENCE_MODEL_HEADER) &&
+                   strncasecmp((const char *)h->name.p, EVIDENCE_MODEL_HEADER, h->name.len) == 0) {
+            model = h;
+        }
+    }
+    if (!cert || !model) {
+        return err_fail(ERR_NOT_FOUND, "the answer carries no worker evidence");
+    }
+    if (model->value.len == 0 || model->value.len > EVIDENCE_MODEL_MAX ||
+        memchr(model->value.p, 0, model->value.len)) {
+        return err_fail(ERR_MALFORMED, "bad model in the evidence");
+    }
+    uint8_t *der = malloc(cert->value.len);
+    size_t dl = 0;
+    if (!der) {
+        return ERR_NOMEM;
+    }
+    err_t e =
+        b64_decode((const char *)cert->value.p, cert->value.len, der, cert->value.len, &dl, false);
+    if (e == ERR_OK) {
+        e = ratls_verify_cert(der, dl, cl->cfg.worker_policy, clock_unix(), peer);
+    }
+    free(der);
+    TRY(e);
+    TRY(registry_check_worker_image(cl->cfg.reg, peer->image_hash));
+    TRY(registry_check_model(cl->cfg.reg, (const char *)model->value.p, model->value.len));
+    memcpy(r->model, model->value.p, model->value.len);
+    r->model[model->value.len] = 0;
+    memcpy(r->worker_pub, peer->pubkey, 32);
+    r->worker_verified = true;
+    return ERR_OK;
+}
+
+/* The worker's signature over query, answer, model and usage (final info). */
+static err_t check_answer(creq *r, uint32_t flags, const cm_client_query_final_info *fi) {
+    if (!r->worker_verified) {
+        return ERR_OK; /* evidence not required */
+    }
+    if (!(flags & 1) || !(fi->flags & 1)) {
+        return err_fail(ERR_NOT_FOUND, "the answer ends without the worker's signature");
+    }
+    uint8_t sig[ED25519_SIG_LEN];
+    TRY(evidence_from_debug(fi->worker_debug.p, fi->worker_debug.len, sig));
+    evidence_claim ec;
+    memset(&ec, 0, sizeof(ec));
+    memcpy(ec.query_hash, r->query_hash, 32);
+    hash_final_free(r->answer_hash, ec.answer_hash);
+    r->answer_hash = NULL;
+    ec.model = r->model;
+    ec.model_len = strlen(r->model);
+    ec.prompt = fi->tokens_used.prompt_tokens_used;
+    ec.cached = fi->tokens_used.cached_tokens_used;
+    ec.completion = fi->tokens_used.completion_tokens_used;
+    ec.reasoning = fi->tokens_used.reasoning_tokens_used;
+    ec.total = fi->tokens_used.total_tokens_used;
+    return evidence_verify(r->worker_pub, &ec, sig);
+}
+
+static void cancel_upstream(creq *r, int32_t code, const char *why) {
+    if (!r->l || !r->l->c || r->models) {
+        return;
+    }
+    cm_client_query_answer_error_ex m;
+    memset(&m, 0, sizeof(m));
+    memcpy(m.request_id, r->id, 32);
+    m.error_code = code;
+    m.error = tl_bytes_str(why);
+    if (send_msg(r->l->c, &cm_client_query_answer_error_ex_desc, &m) != ERR_OK) {
+        LOGW("client", "cancel not sent");
+    }
+}
+
 static void a_head(clink *l, const uint8_t *data, size_t n) {
     client *cl = l->cl;
     cur c;
@@ -264,7 +362,32 @@ static void a_head(clink *l, const uint8_t *data, size_t n) {
         fail_req(r, 502, "malformed answer from the network");
         goto out;
     }
+    ratls_peer peer;
+    memset(&peer, 0, sizeof(peer));
+    if (cl->cfg.worker_policy && hr.status_code < 400) {
+        err_t ve = check_worker(cl, r, &hr, &peer);
+        if (ve != ERR_OK && cl->cfg.require_evidence) {
+            char why[300];
+            snprintf(why, sizeof(why), "worker evidence rejected: %s", err_describe(ve));
+            cancel_upstream(r, 502, why);
+            fail_req(r, 502, why);
+            goto out;
+        }
+    }
     r->head_sent = true;
+    if (r->answer_hash) {
+        hash_update(r->answer_hash, hr.payload.p, hr.payload.len);
+    }
+    if ((m.flags & 1) && hr.status_code < 400) {
+        err_t ae = check_answer(r, m.flags, &m.final_info);
+        if (ae != ERR_OK) {
+            r->head_sent = false;
+            char why[300];
+            snprintf(why, sizeof(why), "answer evidence rejected: %s", err_describe(ae));
+            fail_req(r, 502, why);
+            goto out;
+        }
+    }
     if (!r->req) {
         goto done;
     }
@@ -279,13 +402,21 @@ static void a_head(clink *l, const uint8_t *data, size_t n) {
         name[h->name.len] = 0;
         memcpy(value, h->value.p, h->value.len);
         value[h->value.len] = 0;
-        if (strlen(name) != h->name.len || strlen(value) != h->value.len || http_hop_header(name)) {
+        if (strlen(name) != h->name.len || strlen(value) != h->value.len || http_hop_header(name) ||
+            strcasecmp(name, EVIDENCE_CERT_HEADER) == 0) {
             continue;
         }
         if (strcasecmp(name, "content-type") == 0 && strstr(value, "text/event-stream")) {
             r->sse = true;
         }
         evhttp_add_header(oh, name, value);
+    }
+    if (r->worker_verified) {
+        /* Which attested worker image served the answer (the model header came with it). */
+        char img[65];
+        hex_encode(peer.image_hash, 32, img);
+        evhttp_add_header(oh, "X-Cocoon-Worker-Image", img);
+        evhttp_add_header(oh, "X-Cocoon-Evidence", "worker certificate verified");
     }
     int status = hr.status_code >= 100 && hr.status_code <= 999 ? hr.status_code : 502;
     struct evbuffer *eb = evbuffer_new();
@@ -317,6 +448,41 @@ out:
     cm_client_query_answer_ex_free(&m);
 }
 
+static const char SSE_DONE[] = "data: [DONE]\n\n";
+
+/* Sends answer bytes to the app. For an SSE answer under evidence, the longest tail that is a
+ * prefix of the [DONE] event (starting an event) stays in r->held until the last part. */
+static void relay(creq *r, const uint8_t *p, size_t n, bool last) {
+    size_t tot = r->nheld + n;
+    uint8_t *all = malloc(tot ? tot : 1);
+    if (!all) {
+        return;
+    }
+    memcpy(all, r->held, r->nheld);
+    memcpy(all + r->nheld, p, n);
+    size_t keep = 0;
+    if (r->sse && r->worker_verified && !last) {
+        size_t dl = sizeof(SSE_DONE) - 1;
+        for (size_t k = tot < dl ? tot : dl; k > 0; k--) {
+            if (memcmp(all + tot - k, SSE_DONE, k) == 0 && (tot == k || all[tot - k - 1] == '\n')) {
+                keep = k;
+                break;
+            }
+        }
+    }
+    if (tot - keep > 0) {
+        struct evbuffer *eb = evbuffer_new();
+        if (eb) {
+            evbuffer_add(eb, all, tot - keep);
+            evhttp_send_reply_chunk(r->req, eb);
+            evbuffer_free(eb);
+        }
+    }
+    memcpy(r->held, all + tot - keep, keep);
+    r->nheld = keep;
+    free(all);
+}
+
 static void a_part(clink *l, const uint8_t *data, size_t n) {
     client *cl = l->cl;
     cur c;
@@ -331,13 +497,21 @@ static void a_part(clink *l, const uint8_t *data, size_t n) {
     if (!r || !r->head_sent) {
         goto out;
     }
-    if (r->req && m.answer.len) {
-        struct evbuffer *eb = evbuffer_new();
-        if (eb) {
-            evbuffer_add(eb, m.answer.p, m.answer.len);
-            evhttp_send_reply_chunk(r->req, eb);
-            evbuffer_free(eb);
+    if (r->answer_hash) {
+        hash_update(r->answer_hash, m.answer.p, m.answer.len);
+    }
+    if (m.flags & 1) {
+        /* Verified before the last bytes and the end of the answer reach the app. */
+        err_t ae = check_answer(r, m.flags, &m.final_info);
+        if (ae != ERR_OK) {
+            char why[300];
+            snprintf(why, sizeof(why), "answer evidence rejected: %s", err_describe(ae));
+            fail_req(r, 502, why);
+            goto out;
         }
+    }
+    if (r->req && (m.answer.len || ((m.flags & 1) && r->nheld))) {
+        relay(r, m.answer.p, m.answer.len, (m.flags & 1) != 0);
     }
     if (m.flags & 1) {
         if (r->req) {
@@ -685,6 +859,8 @@ static void serve_inference(client *cl, struct evhttp_request *req, const char *
         goto out;
     }
     cl->requests++;
+    sha256(q.data, q.len, r->query_hash);
+    r->answer_hash = cl->cfg.worker_policy ? hash_new(HASH_SHA256) : NULL;
     char k[17];
     LOGI("client", "req=%s %s model %s stream %d", rid(r->id, k), path, info.model, info.stream);
     cm_client_run_query_ex m;

@@ -21,6 +21,7 @@
 #include "base/err.h"
 #include "http/stats.h"
 #include "net/loop.h"
+#include "ratls/policy.h"
 #include "ratls/tls.h"
 #include "registry/registry.h"
 
@@ -36,6 +37,11 @@ typedef struct {
     int pow_max_difficulty;
     double timeout;          /* seconds per request (reference default 120) */
     int32_t max_coefficient; /* reference default 4000 */
+    /* End-to-end evidence (http/evidence.h): answers must come with a worker certificate that
+     * verifies under this policy (image and model in the registry) and a valid signature over
+     * query, answer, model and usage. NULL: not checked. */
+    const ratls_policy *worker_policy;
+    bool require_evidence;
 } client_config;
 
 void client_config_init(client_config *c);

@@ -337,6 +337,12 @@ static void conv_final(const cm_proxy_query_final_info *in, preq *r,
     o->tokens_used = in->tokens_used;
     o->proxy_start_time = r->start;
     o->proxy_end_time = now_s();
+    if (in->flags & 1) {
+        /* The worker's debug JSON carries its signed evidence: relay it untouched. */
+        o->flags |= 1;
+        o->worker_debug = in->worker_debug;
+        o->proxy_debug = tl_bytes_str("");
+    }
     if (in->flags & 2) {
         o->worker_start_time = in->worker_start_time;
         o->worker_end_time = in->worker_end_time;
@@ -444,8 +450,20 @@ static void w_answer_part(pworker *w, const uint8_t *data, size_t n) {
     if (m.flags & 1) {
         conv_final(&m.final_info, r, &out.final_info);
     }
+    uint8_t *altered = NULL;
+    const char *fault = w->p->cfg.fault;
+    if (fault && strcmp(fault, "usage") == 0 && (m.flags & 1)) {
+        out.final_info.tokens_used.completion_tokens_used++;
+        out.final_info.tokens_used.total_tokens_used++;
+    } else if (fault && strcmp(fault, "body") == 0 && m.answer.len > 0 &&
+               (altered = malloc(m.answer.len)) != NULL) {
+        memcpy(altered, m.answer.p, m.answer.len);
+        altered[m.answer.len / 2] ^= 0x01;
+        out.answer = tl_bytes_of(altered, m.answer.len);
+    }
     err_t e = r->cl && r->cl->c ? send_msg(r->cl->c, &cm_client_query_answer_part_ex_desc, &out)
                                 : ERR_EOF;
+    free(altered);
     if (e != ERR_OK) {
         LOGW("proxy", "answer part not relayed: %s", err_describe(e));
     }

@@ -38,6 +38,10 @@ typedef struct {
     int max_attempts;          /* workers tried per request before giving up (default 3) */
     int32_t max_client_active; /* concurrent requests per client link (default 256) */
     double max_timeout;        /* seconds; longer client timeouts are cut (default 600) */
+    /* Fault injection for tests of the client's end-to-end checks: NULL (normal), "usage"
+     * (report one completion token more than the worker said) or "body" (flip a byte of an
+     * answer part). It makes this proxy lie as a malicious one could. */
+    const char *fault;
 } proxy_config;
 
 void proxy_config_init(proxy_config *c);

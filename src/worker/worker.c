@@ -9,9 +9,12 @@
 
 #include "base/buf.h"
 #include "base/clock.h"
+#include "base/codec.h"
 #include "base/cur.h"
 #include "base/log.h"
 #include "crypto/rand.h"
+#include "crypto/hash.h"
+#include "http/evidence.h"
 #include "http/openai.h"
 #include "http/server.h"
 #include "http/upstream.h"
@@ -45,6 +48,11 @@ typedef struct wreq {
     openai_usage_counter uc;
     bool head_sent;
     double start;
+    /* evidence (http/evidence.h) */
+    bool evidence;
+    ed25519_key key; /* the certificate key in force when the head went out */
+    uint8_t query_hash[32];
+    hash_ctx *answer_hash;
     struct wreq *next;
 } wreq;
 
@@ -139,6 +147,8 @@ static void req_free(wreq *r) {
     }
     w->active--;
     openai_usage_free(&r->uc);
+    hash_free(r->answer_hash);
+    ed25519_wipe(&r->key);
     free(r);
 }
 
@@ -154,7 +164,7 @@ static void req_cancel(wreq *r) {
 
 static void up_head(void *arg, int status, const char *reason, const http_hdr *hdrs, size_t n) {
     wreq *r = arg;
-    cm_http_header hv[130];
+    cm_http_header hv[132];
     size_t k = 0;
     bool sse = false;
     for (size_t i = 0; i < n && k < 128; i++) {
@@ -174,6 +184,27 @@ static void up_head(void *arg, int status, const char *reason, const http_hdr *h
     hv[k].name = tl_bytes_str("X-Cocoon-Worker-Start");
     hv[k].value = tl_bytes_str(start);
     k++;
+    /* Evidence: the attested certificate whose key will sign the answer, and the model. */
+    char *cert64 = NULL;
+    const cert_rotor *rot = r->w->cfg.rotor;
+    if (rot) {
+        const ratls_identity *id = cert_rotor_identity(rot);
+        size_t cl = b64_encoded_len(id->cert_der.len);
+        r->answer_hash = hash_new(HASH_SHA256);
+        if (cl < PROTO_MAX_HTTP_FIELD && r->answer_hash && (cert64 = malloc(cl + 1)) != NULL) {
+            b64_encode(id->cert_der.data, id->cert_der.len, cert64, false);
+            r->key = id->key;
+            r->evidence = true;
+            hv[k].name = tl_bytes_str(EVIDENCE_CERT_HEADER);
+            hv[k].value = tl_bytes_str(cert64);
+            k++;
+            hv[k].name = tl_bytes_str(EVIDENCE_MODEL_HEADER);
+            hv[k].value = tl_bytes_str(r->w->cfg.model);
+            k++;
+        } else {
+            LOGW("worker", "certificate too large for the evidence header: answer unsigned");
+        }
+    }
     openai_usage_free(&r->uc);
     openai_usage_init(&r->uc, sse);
     cm_http_response resp = {
@@ -190,6 +221,7 @@ static void up_head(void *arg, int status, const char *reason, const http_hdr *h
         e = send_msg(r->l->c, &cm_proxy_query_answer_ex_desc, &m);
     }
     buf_free(&b);
+    free(cert64);
     r->head_sent = true;
     if (e != ERR_OK) {
         LOGW("worker", "answer head not sent: %s", err_describe(e));
@@ -199,6 +231,9 @@ static void up_head(void *arg, int status, const char *reason, const http_hdr *h
 static void up_body(void *arg, const uint8_t *data, size_t n) {
     wreq *r = arg;
     openai_usage_feed(&r->uc, data, n);
+    if (r->answer_hash) {
+        hash_update(r->answer_hash, data, n);
+    }
     while (n > 0) {
         size_t k = n > WORKER_PART_MAX ? WORKER_PART_MAX : n;
         cm_proxy_query_answer_part_ex m;
@@ -240,7 +275,31 @@ static void up_done(void *arg, err_t e) {
     m.final_info.tokens_used.total_tokens_used = u.total;
     m.final_info.worker_start_time = r->start;
     m.final_info.worker_end_time = now_s();
+    buf dbg;
+    buf_init(&dbg, 1024);
+    if (r->evidence) {
+        evidence_claim ec;
+        memset(&ec, 0, sizeof(ec));
+        memcpy(ec.query_hash, r->query_hash, 32);
+        hash_final_free(r->answer_hash, ec.answer_hash);
+        r->answer_hash = NULL;
+        ec.model = r->w->cfg.model;
+        ec.model_len = strlen(r->w->cfg.model);
+        const cm_tokens_used *t = &m.final_info.tokens_used;
+        ec.prompt = t->prompt_tokens_used;
+        ec.cached = t->cached_tokens_used;
+        ec.completion = t->completion_tokens_used;
+        ec.reasoning = t->reasoning_tokens_used;
+        ec.total = t->total_tokens_used;
+        uint8_t sig[ED25519_SIG_LEN];
+        if (evidence_sign(&r->key, &ec, sig) == ERR_OK &&
+            evidence_debug_json(sig, &dbg) == ERR_OK) {
+            m.final_info.flags |= 1;
+            m.final_info.worker_debug = tl_bytes_of(dbg.data, dbg.len);
+        }
+    }
     err_t se = send_msg(r->l->c, &cm_proxy_query_answer_part_ex_desc, &m);
+    buf_free(&dbg);
     if (se != ERR_OK) {
         LOGW("worker", "final part not sent: %s", err_describe(se));
     }
@@ -317,6 +376,7 @@ static void run_query(wlink *l, const uint8_t *data, size_t n) {
     r->l = l;
     memcpy(r->id, q.request_id, 32);
     r->start = now_s();
+    sha256(q.query.p, q.query.len, r->query_hash);
     openai_usage_init(&r->uc, info.stream);
     r->next = w->reqs;
     w->reqs = r;

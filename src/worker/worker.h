@@ -15,6 +15,7 @@
 #include "base/err.h"
 #include "http/stats.h"
 #include "link/link.h"
+#include "link/rotor.h"
 #include "net/loop.h"
 #include "ratls/tls.h"
 #include "registry/registry.h"
@@ -23,6 +24,7 @@ typedef struct worker worker;
 
 typedef struct {
     ratls_ctx *tls;            /* client context; its policy requires a TD quote */
+    const cert_rotor *rotor;   /* our certificate: its key signs answer evidence (NULL: none) */
     const registry *reg;       /* proxies to dial; allowed proxy images */
     const char *model;         /* full model id name@commit:verity (its hash is registered) */
     int32_t coefficient;       /* price multiplier ×1000 (1000 = 1.0) */

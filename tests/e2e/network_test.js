@@ -130,7 +130,7 @@ async function slowShare(tmp, upState) {
   const kids = [run(['proxy', '--registry', path.join(dir, 'p.json'), '--difficulty', '4', '--stats-listen', '127.0.0.1:0'], 'proxy')];
   await until('proxy ready', async () => fs.existsSync(path.join(dir, 'proxy.ready')), 15000);
   const [wp, cp] = fs.readFileSync(path.join(dir, 'proxy.ready'), 'utf8').trim().split(' ');
-  fs.writeFileSync(path.join(dir, 'n.json'), JSON.stringify({ proxies: [{ worker: `127.0.0.1:${wp}`, client: `127.0.0.1:${cp}` }], proxy_image_hashes: reg.proxy_image_hashes }));
+  fs.writeFileSync(path.join(dir, 'n.json'), JSON.stringify({ proxies: [{ worker: `127.0.0.1:${wp}`, client: `127.0.0.1:${cp}` }], proxy_image_hashes: reg.proxy_image_hashes, worker_image_hashes: reg.worker_image_hashes, models: [MODEL] }));
   const n = path.join(dir, 'n.json');
   kids.push(run(['worker', '--registry', n, '--model', MODEL, '--upstream', `http://127.0.0.1:${slow.server.address().port}/v1`], 'slow'));
   kids.push(run(['worker', '--registry', n, '--model', MODEL, '--upstream', `http://127.0.0.1:${fast.server.address().port}/v1`, '--stats-listen', '127.0.0.1:0'], 'fast'));
@@ -207,7 +207,7 @@ async function failover(tmp, upState, upstream) {
     await until(`${name} stats port`, async () => /stats_port: \d+/.test(fs.readFileSync(path.join(dir, name + '.log'), 'utf8')), 5000);
     stats[name] = `http://127.0.0.1:${/stats_port: (\d+)/.exec(fs.readFileSync(path.join(dir, name + '.log'), 'utf8'))[1]}`;
   }
-  fs.writeFileSync(path.join(dir, 'n.json'), JSON.stringify({ proxies: entries, proxy_image_hashes: reg.proxy_image_hashes }));
+  fs.writeFileSync(path.join(dir, 'n.json'), JSON.stringify({ proxies: entries, proxy_image_hashes: reg.proxy_image_hashes, worker_image_hashes: reg.worker_image_hashes, models: [MODEL] }));
   const n = path.join(dir, 'n.json');
   const worker = run(['worker', '--registry', n, '--model', MODEL, '--upstream', upstream], 'worker');
   const client = run(['client', '--registry', n], 'client');
@@ -235,6 +235,48 @@ async function failover(tmp, upState, upstream) {
   }
   sanitizerClean(dir);
   console.log('ok - two proxies: requests spread over both, served by the other when one dies');
+}
+
+// A proxy that alters usage or the answer in transit: the client rejects the answer.
+async function tamper(tmp, upState, upstream) {
+  const reg = JSON.parse(fs.readFileSync(path.join(upState, 'registry.json'), 'utf8'));
+  const ca = path.join(upState, 'fake-ca');
+  for (const fault of ['usage', 'body']) {
+    const dir = fs.mkdtempSync(path.join(tmp, 'tamper-'));
+    const run = (args, name) => {
+      const fd = fs.openSync(path.join(dir, name + '.log'), 'w');
+      return spawn(COCOON, [...args, '--fake-ca', ca, '--ready-file', path.join(dir, name + '.ready')], { stdio: ['ignore', fd, fd] });
+    };
+    fs.writeFileSync(path.join(dir, 'p.json'), JSON.stringify({ worker_image_hashes: reg.worker_image_hashes, models: [MODEL] }));
+    const proxy = run(['proxy', '--registry', path.join(dir, 'p.json'), '--difficulty', '4', '--fault', fault], 'proxy');
+    await until('proxy ready', async () => fs.existsSync(path.join(dir, 'proxy.ready')), 15000);
+    const [wp, cp] = fs.readFileSync(path.join(dir, 'proxy.ready'), 'utf8').trim().split(' ');
+    fs.writeFileSync(path.join(dir, 'n.json'), JSON.stringify({ proxies: [{ worker: `127.0.0.1:${wp}`, client: `127.0.0.1:${cp}` }], proxy_image_hashes: reg.proxy_image_hashes, worker_image_hashes: reg.worker_image_hashes, models: [MODEL] }));
+    const n = path.join(dir, 'n.json');
+    const worker = run(['worker', '--registry', n, '--model', MODEL, '--upstream', upstream], 'worker');
+    const client = run(['client', '--registry', n], 'client');
+    await until('worker ready', async () => fs.existsSync(path.join(dir, 'worker.ready')), 15000);
+    await until('client ready', async () => fs.existsSync(path.join(dir, 'client.ready')), 15000);
+    const base = `http://127.0.0.1:${fs.readFileSync(path.join(dir, 'client.ready'), 'utf8').trim()}/v1`;
+    // Streaming: the stream ends with an error event instead of [DONE].
+    const r = await request(base, null, 'POST', '/chat/completions', { model: MODEL, stream: true, messages: [{ role: 'user', content: 'tamper with me' }] });
+    const evs = sseEvents(r.body);
+    const last = JSON.parse(evs[evs.length - 1]);
+    assert(last.error && /answer evidence rejected/.test(last.error.message), `${fault}: ${r.body.slice(-300)}`);
+    assert(!r.body.includes('[DONE]'));
+    // Non-streaming: the connection is dropped before the body completes.
+    const r2 = await request(base, null, 'POST', '/chat/completions', { model: MODEL, messages: [{ role: 'user', content: 'tamper again' }] }, { tolerateAbort: true });
+    assert(r2.aborted, `${fault}: a JSON answer that fails its evidence must not arrive whole: ${JSON.stringify(r2)}`);
+    const clog = fs.readFileSync(path.join(dir, 'client.log'), 'utf8');
+    assert(/answer evidence rejected: signature does not verify/.test(clog), clog.slice(-2000));
+    for (const k of [client, worker, proxy]) {
+      const done = new Promise((res) => k.on('exit', (code) => res(code)));
+      k.kill('SIGTERM');
+      assert.strictEqual(await done, 0);
+    }
+    sanitizerClean(dir);
+    console.log(`ok - a proxy altering the ${fault} in transit: the client rejects the answer`);
+  }
 }
 
 // `cocoon up` without --upstream: the workers run the built-in engine on the demo model.
@@ -297,6 +339,11 @@ async function main() {
   assert.strictEqual(fx.stats.last_body.max_tokens, 4096, 'worker cap applied when absent');
   assert.strictEqual(fx.stats.last_body.stream, undefined, 'non-stream request not turned into a stream');
   assert(r.headers['x-cocoon-worker-start'] && r.headers['x-cocoon-proxy-start'], 'timing headers');
+  const upReg = JSON.parse(fs.readFileSync(path.join(state, 'registry.json'), 'utf8'));
+  assert.strictEqual(r.headers['x-cocoon-worker-image'], upReg.worker_image_hashes[0], 'worker image named');
+  assert.strictEqual(r.headers['x-cocoon-model'], MODEL);
+  assert.strictEqual(r.headers['x-cocoon-evidence'], 'worker certificate verified');
+  assert.strictEqual(r.headers['x-cocoon-worker-cert'], undefined, 'certificate consumed by the client');
   expectTokens += j.usage.total_tokens;
   console.log('ok - non-streaming chat, content byte-identical');
 
@@ -441,6 +488,7 @@ async function main() {
   await refusals(tmp, state, upstream);
   await slowShare(tmp, state);
   await failover(tmp, state, upstream);
+  await tamper(tmp, state, upstream);
   await builtin(tmp);
   fx.server.close();
   fs.rmSync(tmp, { recursive: true, force: true });
