@@ -214,7 +214,7 @@ static err_t get_str(const ctx *x, json_t *o, const char *k, const char **out) {
 }
 
 static err_t get_hex(const ctx *x, json_t *o, const char *k, uint8_t *out, size_t n) {
-    const char *s;
+    const char *s = NULL;
     TRY(get_str(x, o, k, &s));
     size_t got = 0;
     if (strlen(s) != 2 * n || hex_decode(s, 2 * n, out, n, &got) != ERR_OK || got != n) {
@@ -224,7 +224,7 @@ static err_t get_hex(const ctx *x, json_t *o, const char *k, uint8_t *out, size_
 }
 
 static err_t get_time(const ctx *x, json_t *o, const char *k, int64_t *out) {
-    const char *s;
+    const char *s = NULL;
     TRY(get_str(x, o, k, &s));
     if (coll_parse_time(s, out) != ERR_OK) {
         return fmt_err(x, k, "not an RFC 3339 UTC time");
@@ -255,7 +255,7 @@ static err_t intern_advisory(const ctx *x, const char *s, uint64_t *mask) {
 
 /* tcbDate, tcbStatus, advisoryIDs of a level object. */
 static err_t level_common(const ctx *x, json_t *lv, tcb_status *st, int64_t *date, uint64_t *adv) {
-    const char *s;
+    const char *s = NULL;
     TRY(get_str(x, lv, "tcbStatus", &s));
     TRY(tcb_status_parse(s, st));
     TRY(get_time(x, lv, "tcbDate", date));
@@ -294,7 +294,7 @@ static err_t parse_isv_levels(const ctx *x, json_t *arr, coll_isv_level *out, si
     json_t *lv;
     json_array_foreach(arr, i, lv) {
         json_t *tcb = json_object_get(lv, "tcb");
-        int64_t svn;
+        int64_t svn = 0;
         if (!json_is_object(tcb)) {
             return fmt_err(x, "tcbLevels.tcb", "missing");
         }
@@ -316,7 +316,7 @@ static err_t parse_module(const ctx *x, json_t *m, bool with_levels, coll_tdx_mo
     TRY(get_hex(x, m, "attributes", out->attributes, 8));
     TRY(get_hex(x, m, "attributesMask", out->attributes_mask, 8));
     if (with_levels) {
-        const char *id;
+        const char *id = NULL;
         TRY(get_str(x, m, "id", &id));
         size_t n = strlen(id);
         if (n == 0 || n >= sizeof(out->id)) {
@@ -338,7 +338,7 @@ static err_t parse_components(const ctx *x, json_t *tcb, const char *k, uint16_t
     size_t i;
     json_t *v;
     json_array_foreach(arr, i, v) {
-        int64_t svn;
+        int64_t svn = 0;
         if (!json_is_object(v)) {
             return fmt_err(x, k, "component is not an object");
         }
@@ -382,8 +382,8 @@ static err_t parse_tcb_info(collateral *c) {
         json_decref(o);
         return err_fail(ERR_COLLATERAL_FORMAT, "tcbInfo: not a JSON object");
     }
-    const char *id;
-    int64_t v;
+    const char *id = NULL;
+    int64_t v = 0;
     err_t e = get_str(&x, o, "id", &id);
     if (e == ERR_OK && (strcmp(id, "TDX") != 0 && strcmp(id, "SGX") != 0)) {
         e = fmt_err(&x, "id", "neither TDX nor SGX");
@@ -485,7 +485,7 @@ static err_t parse_qe_identity(collateral *c) {
         json_decref(o);
         return err_fail(ERR_COLLATERAL_FORMAT, "enclaveIdentity: not a JSON object");
     }
-    const char *id;
+    const char *id = NULL;
     int64_t v = 0;
     err_t e = get_str(&x, o, "id", &id);
     if (e == ERR_OK && strcmp(id, "TD_QE") != 0 && strcmp(id, "QE") != 0 &&
@@ -704,8 +704,8 @@ err_t collateral_from_json(const void *json, size_t len, collateral **out) {
                         o ? "not an object" : jerr.text);
     }
     collateral *c = coll_new();
-    const char *s;
-    size_t n;
+    const char *s = NULL;
+    size_t n = 0;
     err_t e = c ? ERR_OK : err_fail(ERR_NOMEM, "collateral");
     /* The signed strings are used exactly as they decode from the JSON string: that is the
      * byte string Intel signed (dcap-qvl stores the raw body text in it). */
