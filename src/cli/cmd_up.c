@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -81,6 +82,8 @@ static pid_t spawn(const char *self, child *ch, char *const args[]) {
     dup2(fd, 2);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
+    /* If cocoon up itself dies (even by SIGKILL), its network goes with it. */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
     execv(self, args);
     _exit(127);
 }

@@ -12,7 +12,26 @@ const fs = require('fs');
 const http = require('http');
 const os = require('os');
 const path = require('path');
-const { spawn } = require('child_process');
+const childProcess = require('child_process');
+
+// Every process this test starts, so a failing run leaves none behind.
+const started = [];
+function spawn(cmd, args, opts) {
+  const c = childProcess.spawn(cmd, args, opts);
+  started.push(c);
+  return c;
+}
+function killAll(sig) {
+  for (const c of started) {
+    if (c.exitCode === null && c.signalCode === null) {
+      try {
+        c.kill(sig);
+      } catch (e) {
+        /* already gone */
+      }
+    }
+  }
+}
 const { makeFixture } = require('./upstream_fixture.js');
 
 const COCOON = process.argv[2];
@@ -498,6 +517,10 @@ main().then(
   () => process.exit(0),
   (e) => {
     console.error('FAIL:', e && e.stack ? e.stack : e);
-    process.exit(1);
+    killAll('SIGTERM'); // cocoon up stops its own children on SIGTERM
+    setTimeout(() => {
+      killAll('SIGKILL');
+      process.exit(1);
+    }, 3000);
   },
 );
