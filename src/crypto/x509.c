@@ -1,5 +1,7 @@
 #include "x509.h"
 
+#include "eckey.h"
+
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -41,41 +43,7 @@ static err_t ossl_fail(err_t e, const char *what) {
 
 /* EVP_PKEY for P-256 from raw X‖Y (and optionally the 32-byte private scalar). */
 static EVP_PKEY *p256_pkey(const uint8_t pub[64], const uint8_t *priv) {
-    uint8_t point[65];
-    point[0] = 0x04;
-    memcpy(point + 1, pub, 64);
-    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-    BIGNUM *d = priv ? BN_bin2bn(priv, 32, NULL) : NULL;
-    OSSL_PARAM *params = NULL;
-    EVP_PKEY_CTX *ctx = NULL;
-    EVP_PKEY *pk = NULL;
-    if (!bld || (priv && !d) ||
-        !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) ||
-        !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point)) ||
-        (priv && !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, d))) {
-        goto out;
-    }
-    params = OSSL_PARAM_BLD_to_param(bld);
-    ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-    if (!params || !ctx || EVP_PKEY_fromdata_init(ctx) != 1 ||
-        EVP_PKEY_fromdata(ctx, &pk, priv ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, params) != 1) {
-        pk = NULL;
-        goto out;
-    }
-    EVP_PKEY_CTX *chk = EVP_PKEY_CTX_new(pk, NULL);
-    int ok = chk && (priv ? EVP_PKEY_pairwise_check(chk) : EVP_PKEY_public_check(chk)) == 1;
-    EVP_PKEY_CTX_free(chk);
-    if (!ok) {
-        EVP_PKEY_free(pk);
-        pk = NULL;
-    }
-out:
-    EVP_PKEY_CTX_free(ctx);
-    OSSL_PARAM_free(params);
-    OSSL_PARAM_BLD_free(bld);
-    BN_clear_free(d);
-    ERR_clear_error();
-    return pk;
+    return eckey_from_raw(ECDSA_P256_SHA256, pub, priv);
 }
 
 static err_t pkey_p256_pub(EVP_PKEY *pk, uint8_t out[64]) {
