@@ -5,7 +5,7 @@ COCOON_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 # Debian 12 packages the build, the tests and the tools need.
 APT_PACKAGES=(
-    build-essential cmake ninja-build pkg-config git ca-certificates
+    build-essential cmake ninja-build pkg-config git ca-certificates curl
     libssl-dev openssl libevent-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev
     libcmocka-dev clang
 )
