@@ -52,7 +52,8 @@ typedef struct clink {
 typedef struct creq {
     client *cl;
     clink *l;
-    struct evhttp_request *req; /* NULL once the app went away */
+    const client_sink *sink; /* NULL once the app went away or the answer ended */
+    void *sink_arg;
     uint8_t id[32];
     bool head_sent;
     bool sse;
@@ -134,12 +135,6 @@ static void req_free(creq *r) {
             break;
         }
     }
-    if (r->req) {
-        struct evhttp_connection *ec = evhttp_request_get_connection(r->req);
-        if (ec) {
-            evhttp_connection_set_closecb(ec, NULL, NULL);
-        }
-    }
     net_timer_free(r->timer);
     hash_free(r->answer_hash);
     free(r);
@@ -159,32 +154,10 @@ static void fail_req(creq *r, int32_t code, const char *msg) {
     char k[17];
     LOGI("client", "req=%s failed: %d %s", rid(r->id, k), code, msg);
     cl->failed++;
-    if (r->req) {
-        struct evhttp_connection *ec = evhttp_request_get_connection(r->req);
-        evhttp_connection_set_closecb(ec, NULL, NULL);
-        if (!r->head_sent) {
-            int st = status_of(code);
-            http_reply_error(r->req, st, st == 404 ? "model_not_found" : NULL, "%s", msg);
-        } else if (r->sse) {
-            buf b;
-            buf_init(&b, 1 << 16);
-            struct evbuffer *eb = evbuffer_new();
-            if (buf_append(&b, "data: ", 6) == ERR_OK &&
-                openai_error_json(&b, msg, "server_error", NULL) == ERR_OK &&
-                buf_append(&b, "\n\n", 2) == ERR_OK && eb) {
-                evbuffer_add(eb, b.data, b.len);
-                evhttp_send_reply_chunk(r->req, eb);
-            }
-            if (eb) {
-                evbuffer_free(eb);
-            }
-            buf_free(&b);
-            evhttp_send_reply_end(r->req);
-        } else {
-            /* A JSON body cut short: drop the connection so the app cannot take it as whole. */
-            evhttp_connection_free(ec);
-        }
-        r->req = NULL;
+    const client_sink *sk = r->sink;
+    r->sink = NULL;
+    if (sk) {
+        sk->on_error(r->sink_arg, status_of(code), msg, r->head_sent);
     }
     req_free(r);
 }
@@ -202,16 +175,12 @@ static void on_req_timeout(void *arg) {
     fail_req(r, 504, "request timed out");
 }
 
-static void on_http_close(struct evhttp_connection *ec, void *arg) {
-    creq *r = arg;
-    (void)ec;
+void client_req_cancel(creq *r) {
     client *cl = r->cl;
-    /* libevent detaches a request the app abandoned before we answered (its connection
-     * becomes NULL) and leaves it to us; one still attached is freed with the connection. */
-    if (r->req && !evhttp_request_get_connection(r->req)) {
-        evhttp_request_free(r->req);
+    r->sink = NULL;
+    if (r->models) {
+        return; /* its model-list query is still out: on_models frees it */
     }
-    r->req = NULL;
     cl->cancelled++;
     char k[17];
     LOGI("client", "req=%s app went away: cancelling", rid(r->id, k));
@@ -229,6 +198,22 @@ static void on_http_close(struct evhttp_connection *ec, void *arg) {
     req_free(r);
 }
 
+static void usage_of(uint32_t flags, const cm_client_query_final_info *fi, client_usage *u) {
+    memset(u, 0, sizeof(*u));
+    if (flags & 1) {
+        const cm_tokens_used *t = &fi->tokens_used;
+        u->known = true;
+        u->prompt = t->prompt_tokens_used;
+        u->cached = t->cached_tokens_used;
+        u->completion = t->completion_tokens_used;
+        u->reasoning = t->reasoning_tokens_used;
+        u->total = t->total_tokens_used;
+    }
+}
+
+/* Ends a request whose answer is complete: counters, the sink's on_end, free. */
+static void end_req(creq *r, uint32_t flags, const cm_client_query_final_info *fi);
+
 static creq *find_req(client *cl, clink *l, const uint8_t id[32]) {
     for (creq *r = cl->reqs; r; r = r->next) {
         if (r->l == l && !r->models && memcmp(r->id, id, 32) == 0) {
@@ -238,8 +223,8 @@ static creq *find_req(client *cl, clink *l, const uint8_t id[32]) {
     return NULL;
 }
 
-static void account(client *cl, const creq *r, uint32_t flags,
-                    const cm_client_query_final_info *fi) {
+static void end_req(creq *r, uint32_t flags, const cm_client_query_final_info *fi) {
+    client *cl = r->cl;
     char k[17];
     rid(r->id, k);
     cl->ok++;
@@ -252,6 +237,14 @@ static void account(client *cl, const creq *r, uint32_t flags,
              (long long)(t->prompt_tokens_used + t->cached_tokens_used),
              (long long)(t->completion_tokens_used + t->reasoning_tokens_used));
     }
+    const client_sink *sk = r->sink;
+    r->sink = NULL;
+    if (sk) {
+        client_usage u;
+        usage_of(flags, fi, &u);
+        sk->on_end(r->sink_arg, &u);
+    }
+    req_free(r);
 }
 
 /* The worker's certificate and model from the answer head: the certificate must verify under
@@ -388,58 +381,60 @@ static void a_head(clink *l, const uint8_t *data, size_t n) {
             goto out;
         }
     }
-    if (!r->req) {
+    if (!r->sink) {
         goto done;
     }
-    struct evkeyvalq *oh = evhttp_request_get_output_headers(r->req);
+    /* Headers for the app: at most the count received plus our two; strings packed in one
+     * block (names < 256 bytes, values < 4096, NUL-free, as before). */
+    client_header *hv = calloc((size_t)hr.headers_count + 2, sizeof(*hv));
+    size_t room = 256;
     for (uint32_t i = 0; i < hr.headers_count; i++) {
-        char name[256], value[4096];
+        room += hr.headers[i].name.len + hr.headers[i].value.len + 2;
+    }
+    char *store = malloc(room);
+    if (!hv || !store) {
+        free(hv);
+        free(store);
+        fail_req(r, 500, "out of memory");
+        goto out;
+    }
+    size_t nh = 0, used = 0;
+    for (uint32_t i = 0; i < hr.headers_count; i++) {
         const cm_http_header *h = &hr.headers[i];
-        if (h->name.len >= sizeof(name) || h->value.len >= sizeof(value)) {
+        if (h->name.len >= 256 || h->value.len >= 4096 || memchr(h->name.p, 0, h->name.len) ||
+            memchr(h->value.p, 0, h->value.len)) {
             continue;
         }
+        char *name = store + used;
         memcpy(name, h->name.p, h->name.len);
         name[h->name.len] = 0;
+        char *value = name + h->name.len + 1;
         memcpy(value, h->value.p, h->value.len);
         value[h->value.len] = 0;
-        if (strlen(name) != h->name.len || strlen(value) != h->value.len || http_hop_header(name) ||
-            strcasecmp(name, EVIDENCE_CERT_HEADER) == 0) {
+        if (http_hop_header(name) || strcasecmp(name, EVIDENCE_CERT_HEADER) == 0) {
             continue;
         }
+        used += h->name.len + h->value.len + 2;
         if (strcasecmp(name, "content-type") == 0 && strstr(value, "text/event-stream")) {
             r->sse = true;
         }
-        evhttp_add_header(oh, name, value);
+        hv[nh++] = (client_header){name, value};
     }
     if (r->worker_verified) {
         /* Which attested worker image served the answer (the model header came with it). */
-        char img[65];
+        char *img = store + used;
         hex_encode(peer.image_hash, 32, img);
-        evhttp_add_header(oh, "X-Cocoon-Worker-Image", img);
-        evhttp_add_header(oh, "X-Cocoon-Evidence", "worker certificate verified");
+        hv[nh++] = (client_header){"X-Cocoon-Worker-Image", img};
+        hv[nh++] = (client_header){"X-Cocoon-Evidence", "worker certificate verified"};
     }
     int status = hr.status_code >= 100 && hr.status_code <= 999 ? hr.status_code : 502;
-    struct evbuffer *eb = evbuffer_new();
-    if (eb) {
-        evbuffer_add(eb, hr.payload.p, hr.payload.len);
-    }
-    if (m.flags & 1) {
-        evhttp_connection_set_closecb(evhttp_request_get_connection(r->req), NULL, NULL);
-        evhttp_send_reply(r->req, status, http_reason(status), eb);
-        r->req = NULL;
-    } else {
-        evhttp_send_reply_start(r->req, status, http_reason(status));
-        if (eb && hr.payload.len) {
-            evhttp_send_reply_chunk(r->req, eb);
-        }
-    }
-    if (eb) {
-        evbuffer_free(eb);
-    }
+    r->sink->on_head(r->sink_arg, status, hv, nh, r->sse, hr.payload.p, hr.payload.len,
+                     (m.flags & 1) != 0);
+    free(hv);
+    free(store);
 done:
     if (m.flags & 1) {
-        account(cl, r, m.flags, &m.final_info);
-        req_free(r);
+        end_req(r, m.flags, &m.final_info);
     }
 out:
     if (ok) {
@@ -471,12 +466,7 @@ static void relay(creq *r, const uint8_t *p, size_t n, bool last) {
         }
     }
     if (tot - keep > 0) {
-        struct evbuffer *eb = evbuffer_new();
-        if (eb) {
-            evbuffer_add(eb, all, tot - keep);
-            evhttp_send_reply_chunk(r->req, eb);
-            evbuffer_free(eb);
-        }
+        r->sink->on_data(r->sink_arg, all, tot - keep);
     }
     memcpy(r->held, all + tot - keep, keep);
     r->nheld = keep;
@@ -510,17 +500,11 @@ static void a_part(clink *l, const uint8_t *data, size_t n) {
             goto out;
         }
     }
-    if (r->req && (m.answer.len || ((m.flags & 1) && r->nheld))) {
+    if (r->sink && (m.answer.len || ((m.flags & 1) && r->nheld))) {
         relay(r, m.answer.p, m.answer.len, (m.flags & 1) != 0);
     }
     if (m.flags & 1) {
-        if (r->req) {
-            evhttp_connection_set_closecb(evhttp_request_get_connection(r->req), NULL, NULL);
-            evhttp_send_reply_end(r->req);
-            r->req = NULL;
-        }
-        account(cl, r, m.flags, &m.final_info);
-        req_free(r);
+        end_req(r, m.flags, &m.final_info);
     }
 out:
     cm_client_query_answer_part_ex_free(&m);
@@ -700,14 +684,15 @@ static clink *pick_link(client *cl) {
 
 /* ---- HTTP API ---- */
 
-static creq *new_req(client *cl, struct evhttp_request *req, clink *l) {
+static creq *new_req(client *cl, clink *l, const client_sink *sink, void *arg) {
     creq *r = calloc(1, sizeof(*r));
     if (!r) {
         return NULL;
     }
     r->cl = cl;
     r->l = l;
-    r->req = req;
+    r->sink = sink;
+    r->sink_arg = arg;
     r->timer = net_timer_new(cl->loop, on_req_timeout, r);
     if (!r->timer) {
         free(r);
@@ -716,9 +701,130 @@ static creq *new_req(client *cl, struct evhttp_request *req, clink *l) {
     rand_bytes(r->id, 32);
     r->next = cl->reqs;
     cl->reqs = r;
-    evhttp_connection_set_closecb(evhttp_request_get_connection(req), on_http_close, r);
     net_timer_arm(r->timer, (uint64_t)(cl->cfg.timeout * 1000.0));
     return r;
+}
+
+/* ---- the HTTP API: one sink per app request ---- */
+
+typedef struct {
+    struct evhttp_request *req; /* NULL once the reply is complete */
+    creq *r;
+    bool sse;
+} hreq;
+
+static void h_detach(hreq *h) {
+    if (h->req) {
+        struct evhttp_connection *ec = evhttp_request_get_connection(h->req);
+        if (ec) {
+            evhttp_connection_set_closecb(ec, NULL, NULL);
+        }
+    }
+}
+
+static void on_http_close(struct evhttp_connection *ec, void *arg) {
+    hreq *h = arg;
+    (void)ec;
+    /* libevent detaches a request the app abandoned before we answered (its connection
+     * becomes NULL) and leaves it to us; one still attached is freed with the connection. */
+    if (h->req && !evhttp_request_get_connection(h->req)) {
+        evhttp_request_free(h->req);
+    }
+    h->req = NULL;
+    client_req_cancel(h->r);
+    free(h);
+}
+
+static void h_head(void *arg, int status, const client_header *hv, size_t nh, bool sse,
+                   const uint8_t *body, size_t n, bool final) {
+    hreq *h = arg;
+    h->sse = sse;
+    struct evkeyvalq *oh = evhttp_request_get_output_headers(h->req);
+    for (size_t i = 0; i < nh; i++) {
+        evhttp_add_header(oh, hv[i].name, hv[i].value);
+    }
+    struct evbuffer *eb = evbuffer_new();
+    if (eb) {
+        evbuffer_add(eb, body, n);
+    }
+    if (final) {
+        h_detach(h);
+        evhttp_send_reply(h->req, status, http_reason(status), eb);
+        h->req = NULL;
+    } else {
+        evhttp_send_reply_start(h->req, status, http_reason(status));
+        if (eb && n) {
+            evhttp_send_reply_chunk(h->req, eb);
+        }
+    }
+    if (eb) {
+        evbuffer_free(eb);
+    }
+}
+
+static void h_data(void *arg, const uint8_t *p, size_t n) {
+    hreq *h = arg;
+    struct evbuffer *eb = evbuffer_new();
+    if (eb) {
+        evbuffer_add(eb, p, n);
+        evhttp_send_reply_chunk(h->req, eb);
+        evbuffer_free(eb);
+    }
+}
+
+static void h_end(void *arg, const client_usage *u) {
+    hreq *h = arg;
+    (void)u;
+    if (h->req) {
+        h_detach(h);
+        evhttp_send_reply_end(h->req);
+    }
+    free(h);
+}
+
+static void h_error(void *arg, int status, const char *msg, bool after_head) {
+    hreq *h = arg;
+    if (h->req) {
+        struct evhttp_connection *ec = evhttp_request_get_connection(h->req);
+        h_detach(h);
+        if (!after_head) {
+            http_reply_error(h->req, status, status == 404 ? "model_not_found" : NULL, "%s", msg);
+        } else if (h->sse) {
+            buf b;
+            buf_init(&b, 1 << 16);
+            struct evbuffer *eb = evbuffer_new();
+            if (buf_append(&b, "data: ", 6) == ERR_OK &&
+                openai_error_json(&b, msg, "server_error", NULL) == ERR_OK &&
+                buf_append(&b, "\n\n", 2) == ERR_OK && eb) {
+                evbuffer_add(eb, b.data, b.len);
+                evhttp_send_reply_chunk(h->req, eb);
+            }
+            if (eb) {
+                evbuffer_free(eb);
+            }
+            buf_free(&b);
+            evhttp_send_reply_end(h->req);
+        } else {
+            /* A JSON body cut short: drop the connection so the app cannot take it as whole. */
+            evhttp_connection_free(ec);
+        }
+    }
+    free(h);
+}
+
+static const client_sink http_sink = {h_head, h_data, h_end, h_error};
+
+static hreq *h_new(struct evhttp_request *req) {
+    hreq *h = calloc(1, sizeof(*h));
+    if (h) {
+        h->req = req;
+    }
+    return h;
+}
+
+static void h_attach(hreq *h, creq *r) {
+    h->r = r;
+    evhttp_connection_set_closecb(evhttp_request_get_connection(h->req), on_http_close, h);
 }
 
 static int dump_cb(const char *p, size_t n, void *arg) {
@@ -728,10 +834,11 @@ static int dump_cb(const char *p, size_t n, void *arg) {
 static void on_models(err_t e, int32_t code, const uint8_t *data, size_t n, void *arg) {
     creq *r = arg;
     (void)code;
-    if (!r->req) {
+    if (!r->sink) {
         req_free(r);
         return;
     }
+    hreq *h = r->sink_arg;
     cur c;
     cur_init(&c, data, n);
     cm_client_worker_types_v2 m;
@@ -765,9 +872,10 @@ static void on_models(err_t e, int32_t code, const uint8_t *data, size_t n, void
         return;
     }
     json_decref(doc);
-    evhttp_connection_set_closecb(evhttp_request_get_connection(r->req), NULL, NULL);
-    http_reply_json(r->req, 200, (const char *)b.data, b.len);
-    r->req = NULL;
+    h_detach(h);
+    http_reply_json(h->req, 200, (const char *)b.data, b.len);
+    free(h);
+    r->sink = NULL;
     buf_free(&b);
     req_free(r);
 }
@@ -778,11 +886,14 @@ static void serve_models(client *cl, struct evhttp_request *req) {
         http_reply_error(req, 503, NULL, "no proxy connection is ready");
         return;
     }
-    creq *r = new_req(cl, req, l);
+    hreq *h = h_new(req);
+    creq *r = h ? new_req(cl, l, &http_sink, h) : NULL;
     if (!r) {
+        free(h);
         http_reply_error(req, 500, NULL, "out of memory");
         return;
     }
+    h_attach(h, r);
     r->models = true;
     uint8_t q[4] = {
         CM_CLIENT_GET_WORKER_TYPES_V2_ID & 0xff, (CM_CLIENT_GET_WORKER_TYPES_V2_ID >> 8) & 0xff,
@@ -813,50 +924,49 @@ size_t client_metrics(void *arg, http_metric *m, size_t cap) {
     return n;
 }
 
-static void serve_inference(client *cl, struct evhttp_request *req, const char *path) {
-    buf body;
-    buf_init(&body, OPENAI_BODY_MAX);
-    openai_req_info info;
-    err_t e = http_req_body(req, OPENAI_BODY_MAX, &body);
-    if (e != ERR_OK) {
-        http_reply_error(req, 413, NULL, "%s", err_describe(e));
-        goto out;
+err_t client_submit(client *cl, const char *path, const uint8_t *body, size_t n, const char *accept,
+                    const client_sink *sink, void *arg, client_req **out, int *status) {
+    *out = NULL;
+    openai_kind kind;
+    if (cl->stopping) {
+        *status = 503;
+        return err_fail(ERR_BAD_STATE, "the client is shutting down");
     }
-    e = openai_peek_request(body.data, body.len, &info);
+    if (openai_path_kind(path, &kind) != ERR_OK) {
+        *status = 404;
+        return err_fail(ERR_NOT_FOUND, "unknown path %s", path);
+    }
+    openai_req_info info;
+    err_t e = openai_peek_request(body, n, &info);
     if (e != ERR_OK) {
-        http_reply_error(req, 400, NULL, "%s", err_describe(e));
-        goto out;
+        *status = 400;
+        return e;
     }
     clink *l = pick_link(cl);
     if (!l) {
-        http_reply_error(req, 503, NULL, "no proxy connection is ready");
-        goto out;
+        *status = 503;
+        return err_fail(ERR_IO, "no proxy connection is ready");
     }
     cm_http_header hh[2];
     size_t nh = 0;
     hh[nh].name = tl_bytes_str("Content-Type");
     hh[nh].value = tl_bytes_str("application/json");
     nh++;
-    const char *accept = evhttp_find_header(evhttp_request_get_input_headers(req), "Accept");
     if (accept) {
         hh[nh].name = tl_bytes_str("Accept");
         hh[nh].value = tl_bytes_str(accept);
         nh++;
     }
-    cm_http_request hr = {tl_bytes_str("POST"),
-                          tl_bytes_str(path),
-                          tl_bytes_str("HTTP/1.1"),
-                          hh,
-                          (uint32_t)nh,
-                          tl_bytes_of(body.data, body.len)};
+    cm_http_request hr = {tl_bytes_str("POST"), tl_bytes_str(path),  tl_bytes_str("HTTP/1.1"), hh,
+                          (uint32_t)nh,         tl_bytes_of(body, n)};
     buf q;
     buf_init(&q, PROTO_FRAME_MAX);
     e = cm_http_request_encode(&q, &hr);
-    creq *r = e == ERR_OK ? new_req(cl, req, l) : NULL;
+    creq *r = e == ERR_OK ? new_req(cl, l, sink, arg) : NULL;
     if (!r) {
-        http_reply_error(req, 500, NULL, "could not build the query");
         buf_free(&q);
-        goto out;
+        *status = 500;
+        return e != ERR_OK ? e : ERR_NOMEM;
     }
     cl->requests++;
     sha256(q.data, q.len, r->query_hash);
@@ -874,8 +984,39 @@ static void serve_inference(client *cl, struct evhttp_request *req, const char *
     e = send_msg(l->c, &cm_client_run_query_ex_desc, &m);
     buf_free(&q);
     if (e != ERR_OK) {
-        fail_req(r, 502, "could not send the request to the proxy");
+        cl->requests--;
+        r->sink = NULL;
+        req_free(r);
+        *status = 502;
+        return err_fail(e, "could not send the request to the proxy");
     }
+    *out = r;
+    return ERR_OK;
+}
+
+static void serve_inference(client *cl, struct evhttp_request *req, const char *path) {
+    buf body;
+    buf_init(&body, OPENAI_BODY_MAX);
+    err_t e = http_req_body(req, OPENAI_BODY_MAX, &body);
+    if (e != ERR_OK) {
+        http_reply_error(req, 413, NULL, "%s", err_describe(e));
+        goto out;
+    }
+    hreq *h = h_new(req);
+    if (!h) {
+        http_reply_error(req, 500, NULL, "out of memory");
+        goto out;
+    }
+    const char *accept = evhttp_find_header(evhttp_request_get_input_headers(req), "Accept");
+    creq *r = NULL;
+    int status = 500;
+    e = client_submit(cl, path, body.data, body.len, accept, &http_sink, h, &r, &status);
+    if (e != ERR_OK) {
+        free(h);
+        http_reply_error(req, status, NULL, "%s", err_describe(e));
+        goto out;
+    }
+    h_attach(h, r);
 out:
     buf_free(&body);
 }
@@ -938,9 +1079,11 @@ err_t client_new(net_loop *loop, const client_config *cfg, client **out) {
     if (!cfg->tls || !cfg->reg || registry_proxy_count(cfg->reg) == 0 || cfg->timeout <= 0) {
         return err_fail(ERR_CONFIG, "client: TLS, a registry with proxies and a timeout");
     }
-    char host[256];
-    uint16_t port;
-    TRY(net_parse_hostport(cfg->http_listen, host, sizeof(host), &port, 1));
+    char host[256] = "127.0.0.1";
+    uint16_t port = 0;
+    if (cfg->http_listen) {
+        TRY(net_parse_hostport(cfg->http_listen, host, sizeof(host), &port, 1));
+    }
     if ((!cfg->api_key || !*cfg->api_key) && !loopback(host)) {
         return err_fail(ERR_CONFIG, "client: an API key is required to listen beyond loopback");
     }
@@ -954,28 +1097,30 @@ err_t client_new(net_loop *loop, const client_config *cfg, client **out) {
     cl->cfg = *cfg;
     cl->loop = loop;
     snprintf(cl->api_key, sizeof(cl->api_key), "%s", cfg->api_key ? cfg->api_key : "");
-    cl->http = evhttp_new(net_loop_base(loop));
-    if (!cl->http) {
-        free(cl);
-        return ERR_NOMEM;
-    }
-    /* Bodies up to twice our limit reach the handler (which answers 413 in OpenAI's shape);
-     * beyond that evhttp refuses them itself. */
-    evhttp_set_max_body_size(cl->http, (ev_ssize_t)(2 * OPENAI_BODY_MAX));
-    evhttp_set_max_headers_size(cl->http, 64 * 1024);
-    evhttp_set_allowed_methods(cl->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
-    evhttp_set_gencb(cl->http, on_http, cl);
-    struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(cl->http, host, port);
-    if (!bs) {
-        evhttp_free(cl->http);
-        free(cl);
-        return err_fail(ERR_IO, "client: cannot listen on %s", cfg->http_listen);
-    }
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &sl) == 0) {
-        cl->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                                  : ((struct sockaddr_in *)&ss)->sin_port);
+    if (cfg->http_listen) {
+        cl->http = evhttp_new(net_loop_base(loop));
+        if (!cl->http) {
+            free(cl);
+            return ERR_NOMEM;
+        }
+        /* Bodies up to twice our limit reach the handler (which answers 413 in OpenAI's shape);
+         * beyond that evhttp refuses them itself. */
+        evhttp_set_max_body_size(cl->http, (ev_ssize_t)(2 * OPENAI_BODY_MAX));
+        evhttp_set_max_headers_size(cl->http, 64 * 1024);
+        evhttp_set_allowed_methods(cl->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+        evhttp_set_gencb(cl->http, on_http, cl);
+        struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(cl->http, host, port);
+        if (!bs) {
+            evhttp_free(cl->http);
+            free(cl);
+            return err_fail(ERR_IO, "client: cannot listen on %s", cfg->http_listen);
+        }
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &sl) == 0) {
+            cl->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                      : ((struct sockaddr_in *)&ss)->sin_port);
+        }
     }
     cl->nlinks = registry_proxy_count(cfg->reg);
     for (size_t i = 0; i < cl->nlinks; i++) {
@@ -1019,7 +1164,7 @@ void client_free(client *cl) {
         return;
     }
     while (cl->reqs) {
-        cl->reqs->req = NULL;
+        cl->reqs->sink = NULL;
         req_free(cl->reqs);
     }
     for (size_t i = 0; i < cl->nlinks; i++) {
