@@ -6,6 +6,8 @@
 //   COCOON_ROOT_OWNER   (required) the root owner's address (the operator's wallet)
 //   COCOON_ROOT_PARAMS  optional JSON of CocoonParams overrides (contracts/lib/cocoon.js
 //                       buildParams field names; coins as decimal strings)
+//   COCOON_ROOT_REGISTRY optional JSON of the root's initial registry (stateinit.js registry-json:
+//                       proxyHashes, workerHashes, modelHashes as hex, registeredProxies)
 //   COCOON_ROOT_VALUE   nanotons the root starts with (default 1 TON)
 //   COCOON_OWNER_FUND   nanotons credited to the owner from the faucet (default 100 TON)
 // The root's code, data and the proxy/worker/client/wallet codes come from the contracts'
@@ -26,7 +28,8 @@ export default async function genesis(chain) {
     const ownerAddr = Address.parse(owner);
     const params = process.env.COCOON_ROOT_PARAMS ?? '{}';
     const out = JSON.parse(execFileSync(process.execPath,
-        [path.join(contracts, 'scripts', 'stateinit.js'), ownerAddr.toRawString(), params],
+        [path.join(contracts, 'scripts', 'stateinit.js'), ownerAddr.toRawString(), params,
+            process.env.COCOON_ROOT_REGISTRY ?? '{}'],
         { cwd: contracts, encoding: 'utf8', maxBuffer: 64 << 20 }));
     const init = { code: Cell.fromBase64(out.root.code), data: Cell.fromBase64(out.root.data) };
     const root = await chain.deploy(init, BigInt(process.env.COCOON_ROOT_VALUE ?? 1_000_000_000n));

@@ -1,5 +1,5 @@
 /* cocoon client: the client daemon (src/client/client.h).
- *   --registry FILE [--listen HOST:PORT] [--api-key-file FILE] [--timeout SEC]
+ *   --registry FILE|chain:URL#ROOT [--listen HOST:PORT] [--api-key-file FILE] [--timeout SEC]
  *   [--max-coefficient N] [--owner ADDR] [--test] [--ready-file FILE] [--config FILE.json]
  *   [--provider fake|tdx|none] [--fake-ca DIR] [--fake-config FILE] */
 #include <getopt.h>
@@ -15,7 +15,8 @@
 #include "util.h"
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: cocoon client --registry FILE [--listen HOST:PORT] [--api-key-file FILE]\n"
+    fprintf(f, "usage: cocoon client --registry FILE|chain:URL#ROOT [--listen HOST:PORT] "
+               "[--api-key-file FILE]\n"
                "         [--timeout SEC] [--max-coefficient N] [--owner ADDR] [--test]\n"
                "         [--no-evidence]\n"
                "         [--ready-file FILE] [--config FILE.json] [--provider fake|tdx|none]\n"
@@ -57,6 +58,7 @@ int cmd_client(int argc, char **argv) {
         return 2;
     }
     static const struct option opts[] = {{"registry", required_argument, NULL, 0},
+                                         {"registry-refresh", required_argument, NULL, 0},
                                          {"ready-file", required_argument, NULL, 0},
                                          {"provider", required_argument, NULL, 0},
                                          {"fake-ca", required_argument, NULL, 0},

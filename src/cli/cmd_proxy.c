@@ -1,5 +1,6 @@
 /* cocoon proxy: the proxy daemon (src/proxy/proxy.h).
- *   --registry FILE --worker-listen H:P --client-listen H:P [--difficulty N] [--max-attempts N]
+ *   --registry FILE|chain:URL#ROOT --worker-listen H:P --client-listen H:P [--difficulty N]
+ * [--max-attempts N]
  *   [--ready-file FILE] [--config FILE.json] [--provider fake|tdx|none] [--fake-ca DIR]
  *   [--fake-config FILE] [--test]
  * Workers must present a TD quote (image hash in the registry); clients need not. */
@@ -15,7 +16,7 @@
 #include "util.h"
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: cocoon proxy --registry FILE [--worker-listen HOST:PORT]\n"
+    fprintf(f, "usage: cocoon proxy --registry FILE|chain:URL#ROOT [--worker-listen HOST:PORT]\n"
                "         [--client-listen HOST:PORT] [--difficulty N] [--max-attempts N]\n"
                "         [--max-client-active N] [--stats-listen HOST:PORT] [--ready-file FILE]\n"
                "         [--config FILE.json] [--fault usage|body (tests: alter answers)]\n"
@@ -41,11 +42,17 @@ static bool stopped(void *arg) {
     return true;
 }
 
+/* A registry refresh: workers whose image or model was removed are disconnected. */
+static void on_registry(void *arg) {
+    proxy_registry_changed(arg);
+}
+
 int cmd_proxy(int argc, char **argv) {
     if (node_expand_config("proxy", &argc, &argv) != 0) {
         return 2;
     }
     static const struct option opts[] = {{"registry", required_argument, NULL, 0},
+                                         {"registry-refresh", required_argument, NULL, 0},
                                          {"ready-file", required_argument, NULL, 0},
                                          {"provider", required_argument, NULL, 0},
                                          {"fake-ca", required_argument, NULL, 0},
@@ -146,6 +153,8 @@ int cmd_proxy(int argc, char **argv) {
         e = node_ready(&no, ready);
     }
     if (e == ERR_OK) {
+        n.on_registry = on_registry;
+        n.on_registry_arg = p;
         e = node_run(&n, stop, stopped, NULL, &st);
     }
     http_stats_free(st.st);

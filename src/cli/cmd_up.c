@@ -1,6 +1,14 @@
 /* cocoon up: a complete local network on loopback in the foreground.
  *   cocoon up [--upstream URL|builtin:MODEL.gguf] [--model NAME] [--state DIR] [--workers N]
+ *             [--chain | --registry-file] [--registry-refresh S]
  * Without --upstream the workers run the built-in engine on the demo model (models/).
+ * The registry: by default (and always with --chain) a local TON chain, localton (node
+ * localton/server.mjs on 127.0.0.1, state in STATE/localton, a fresh chain each run), whose
+ * genesis deploys the COCOON root contract holding the network's parameters (the fake TD's
+ * image hash for proxies and workers, the model's hash, the proxy's two addresses, price 0);
+ * the daemons read it with --registry chain:URL#ROOT and refresh it. Without node or the npm
+ * packages of localton/ and contracts/ (scripts/setup installs them), or with --registry-file,
+ * the same registry is a JSON file (STATE/registry.json), as offline tests use.
  * Starts one proxy, N (default 2) workers and one client as child processes of this binary
  * (fake TD provider, a fresh state directory with its own fake CA and registry), waits until
  * the client serves requests (at most 30 s), then prints exactly two lines on stdout:
@@ -9,6 +17,7 @@
  * and names the log files on stderr. SIGINT/SIGTERM stop every process it started. */
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,10 +35,14 @@
 #include "base/clock.h"
 #include "base/codec.h"
 #include "base/file.h"
+#include "crypto/ed25519.h"
+#include "crypto/hash.h"
 #include "commands.h"
 #include "crypto/rand.h"
 #include "net/sock.h"
 #include "ratls/cert.h"
+#include "ton/api.h"
+#include "ton/wallet.h"
 #include "util.h"
 
 #define UP_MAX_WORKERS 8
@@ -37,10 +50,11 @@
 
 typedef struct {
     const char *name;
+    const char *prog; /* NULL: this binary */
     pid_t pid;
     char log[4200];
     char ready[4200];
-    char *argv[16]; /* kept for restarts */
+    char *argv[20]; /* kept for restarts */
     unsigned deaths;
     uint64_t last_death;
 } child;
@@ -55,9 +69,11 @@ static void on_sig(int s) {
 static void usage(FILE *f) {
     fprintf(f, "usage: cocoon up [--upstream http://HOST:PORT[/v1]|builtin:MODEL.gguf]\n"
                "                 [--model NAME] [--state DIR]\n"
-               "                 [--workers N]\n"
+               "                 [--workers N] [--chain|--registry-file] [--registry-refresh S]\n"
                "Starts a proxy, workers and a client on 127.0.0.1 (fake TD), prints base_url and\n"
-               "api_key, and runs until Ctrl-C or SIGTERM.\n");
+               "api_key, and runs until Ctrl-C or SIGTERM. The registry is the root contract on\n"
+               "a local TON chain (localton) when node and its packages are installed (--chain\n"
+               "requires it), else (or with --registry-file) a JSON file.\n");
 }
 
 static err_t free_port(uint16_t *port) {
@@ -84,7 +100,11 @@ static pid_t spawn(const char *self, child *ch, char *const args[]) {
     signal(SIGTERM, SIG_DFL);
     /* If cocoon up itself dies (even by SIGKILL), its network goes with it. */
     prctl(PR_SET_PDEATHSIG, SIGTERM);
-    execv(self, args);
+    if (ch->prog) {
+        execvp(ch->prog, args);
+    } else {
+        execv(self, args);
+    }
     _exit(127);
 }
 
@@ -109,6 +129,19 @@ static err_t fake_image_hash(const char *ca_dir, uint8_t out[32]) {
     ratls_identity_cleanup(&id);
     attest_provider_free(p);
     return e;
+}
+
+static void add_refresh(char **argv, const char *refresh) {
+    if (!refresh) {
+        return;
+    }
+    size_t i = 0;
+    while (argv[i]) {
+        i++;
+    }
+    argv[i] = "--registry-refresh";
+    argv[i + 1] = (char *)refresh;
+    argv[i + 2] = NULL;
 }
 
 static void stop_all(child *ch, size_t n) {
@@ -138,11 +171,132 @@ static void stop_all(child *ch, size_t n) {
     }
 }
 
+/* dir/rel, or exe_dir/../rel: the source tree beside the build directory. */
+static bool find_tree_file(const char *rel, char out[4096]) {
+    char cand[8300];
+    snprintf(cand, sizeof(cand), "%s", rel);
+    if (access(cand, R_OK) != 0) {
+        char exe[4096];
+        ssize_t el = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+        exe[el > 0 ? el : 0] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = 0;
+        }
+        snprintf(cand, sizeof(cand), "%s/../%s", exe, rel);
+    }
+    return access(cand, R_OK) == 0 && realpath(cand, out) != NULL;
+}
+
+typedef struct {
+    char server[4096];  /* localton/server.mjs */
+    char genesis[4200]; /* localton/genesis/cocoon-root.mjs */
+} localton_paths;
+
+/* What the chain needs: node, localton/ with its packages, contracts/ with its packages. NULL
+ * when all is there, else what is missing. */
+static const char *localton_missing(localton_paths *lp) {
+    const char *env = getenv("COCOON_LOCALTON");
+    if (env && *env) {
+        if (!realpath(env, lp->server)) {
+            return "COCOON_LOCALTON (localton/server.mjs)";
+        }
+    } else if (!find_tree_file("localton/server.mjs", lp->server)) {
+        return "localton/server.mjs";
+    }
+    char base[4096];
+    snprintf(base, sizeof(base), "%s", lp->server);
+    char *slash = strrchr(base, '/');
+    if (slash) {
+        *slash = 0;
+    }
+    char p[8300];
+    snprintf(lp->genesis, sizeof(lp->genesis), "%s/genesis/cocoon-root.mjs", base);
+    snprintf(p, sizeof(p), "%s/node_modules/@ton/sandbox", base);
+    if (access(p, R_OK) != 0) {
+        return "localton/node_modules (npm ci in localton/)";
+    }
+    snprintf(p, sizeof(p), "%s/../contracts/node_modules/@ton/core", base);
+    if (access(p, R_OK) != 0 || access(lp->genesis, R_OK) != 0) {
+        return "contracts/node_modules (npm ci in contracts/)";
+    }
+    if (system("node --version >/dev/null 2>&1") != 0) {
+        return "node (Node.js 20 or newer)";
+    }
+    return NULL;
+}
+
+/* The root's owner when the environment names none: a fresh v5r1 wallet whose key is kept in
+ * the state directory (owner.key, hex seed), so the operator can manage the local root. */
+static err_t make_owner(const char *dir, char raw[TON_ADDR_RAW_MAX]) {
+    ed25519_key k;
+    TRY(ed25519_generate(&k));
+    ton_wallet w;
+    memset(&w, 0, sizeof(w));
+    err_t e = ton_wallet_init_v5r1(&w, &k, 0, ton_wallet_v5r1_id(TON_GLOBAL_ID_MAINNET, 0, 0));
+    if (e == ERR_OK) {
+        ton_addr_to_raw(&w.addr, raw);
+        char path[4200], hex[2 * ED25519_SEED_LEN + 2];
+        snprintf(path, sizeof(path), "%s/owner.key", dir);
+        hex_encode(k.seed, ED25519_SEED_LEN, hex);
+        strcat(hex, "\n");
+        e = file_write_atomic(path, hex, strlen(hex), 0600);
+        mem_wipe(hex, sizeof(hex));
+    }
+    ton_wallet_free(&w);
+    ed25519_wipe(&k);
+    return e;
+}
+
+/* Waits for localton's addresses file and its API; reads the root address. */
+static err_t localton_wait(child *lt, const char *api, uint64_t deadline, char root[256]) {
+    for (;;) {
+        int st;
+        if (waitpid(lt->pid, &st, WNOHANG) == lt->pid) {
+            lt->pid = 0;
+            return err_fail(ERR_IO, "localton exited; see %s", lt->log);
+        }
+        if (file_has(lt->ready)) {
+            json_error_t je;
+            json_t *j = json_load_file(lt->ready, 0, &je);
+            const char *r = json_string_value(json_object_get(j, "root"));
+            bool have = r && strlen(r) < 256;
+            if (have) {
+                snprintf(root, 256, "%s", r);
+            }
+            json_decref(j);
+            ton_api_config cfg = {.base_url = api, .timeout_ms = 1000};
+            ton_api *a = NULL;
+            uint32_t seqno;
+            if (have && ton_api_new(&cfg, &a) == ERR_OK &&
+                ton_api_masterchain_seqno(a, &seqno) == ERR_OK) {
+                ton_api_free(a);
+                return ERR_OK;
+            }
+            ton_api_free(a);
+        }
+        if (g_stop || clock_mono_ms() > deadline) {
+            return err_fail(g_stop ? ERR_IO : ERR_TIMEOUT, "localton %s; see %s",
+                            g_stop ? "interrupted" : "not ready within 30 s", lt->log);
+        }
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 int cmd_up(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"upstream", required_argument, NULL, 'u'}, {"model", required_argument, NULL, 'm'},
-        {"state", required_argument, NULL, 's'},    {"workers", required_argument, NULL, 'w'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"upstream", required_argument, NULL, 'u'},
+                                         {"model", required_argument, NULL, 'm'},
+                                         {"state", required_argument, NULL, 's'},
+                                         {"workers", required_argument, NULL, 'w'},
+                                         {"chain", no_argument, NULL, 'c'},
+                                         {"registry-file", no_argument, NULL, 'f'},
+                                         {"registry-refresh", required_argument, NULL, 'r'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int chain = -1; /* -1: when available */
+    const char *refresh = NULL;
+    long refresh_v;
     const char *upstream = NULL, *model = "fortune-llama-7m", *state = NULL;
     long nworkers = 2;
     int c;
@@ -164,6 +318,19 @@ int cmd_up(int argc, char **argv) {
                 return 2;
             }
             break;
+        case 'c':
+            chain = 1;
+            break;
+        case 'f':
+            chain = 0;
+            break;
+        case 'r':
+            if (!cli_parse_long(optarg, 0, 86400, &refresh_v)) {
+                fprintf(stderr, "cocoon up: --registry-refresh takes 0..86400 seconds\n");
+                return 2;
+            }
+            refresh = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -175,6 +342,19 @@ int cmd_up(int argc, char **argv) {
     if (optind != argc) {
         usage(stderr);
         return 2;
+    }
+    localton_paths lp;
+    if (chain != 0) {
+        const char *missing = localton_missing(&lp);
+        if (missing && chain == 1) {
+            fprintf(stderr, "cocoon up: --chain needs %s\n", missing);
+            return 2;
+        }
+        if (missing) {
+            fprintf(stderr, "cocoon up: no local chain (missing %s); the registry is a JSON file\n",
+                    missing);
+        }
+        chain = missing ? 0 : 1;
     }
     /* Default upstream: the built-in engine on the demo model (models/ beside the source tree,
      * found from the working directory or from the binary's build directory). */
@@ -264,9 +444,64 @@ int cmd_up(int argc, char **argv) {
     signal(SIGTERM, on_sig);
     signal(SIGPIPE, SIG_IGN);
 
-    child ch[UP_MAX_WORKERS + 2];
+    child ch[UP_MAX_WORKERS + 3];
     memset(ch, 0, sizeof(ch));
     size_t nch = 0;
+    uint64_t deadline = clock_mono_ms() + UP_READY_MS;
+    /* The registry the daemons read: the JSON file, or the root contract on localton. */
+    char regspec[4400];
+    snprintf(regspec, sizeof(regspec), "file:%s", reg);
+    static char lt_state[4200], lt_port_s[16], lt_api[64];
+    if (chain == 1) {
+        child *lt = &ch[nch++];
+        lt->name = "localton";
+        lt->prog = "node";
+        snprintf(lt->log, sizeof(lt->log), "%s/localton.log", dir);
+        snprintf(lt_state, sizeof(lt_state), "%s/localton", dir);
+        snprintf(lt->ready, sizeof(lt->ready), "%s/localton/addresses.json", dir);
+        /* A fresh chain each run: the root must name this run's proxy ports. */
+        char chain_json[4300];
+        snprintf(chain_json, sizeof(chain_json), "%s/chain.json", lt_state);
+        mkdir(lt_state, 0700);
+        unlink(chain_json);
+        unlink(lt->ready);
+        uint16_t lport;
+        char owner[TON_ADDR_RAW_MAX];
+        const char *env_owner = getenv("COCOON_ROOT_OWNER");
+        if ((e = free_port(&lport)) != ERR_OK ||
+            (!(env_owner && *env_owner) && (e = make_owner(dir, owner)) != ERR_OK)) {
+            return cli_fail("up", e, "localton setup");
+        }
+        if (!(env_owner && *env_owner)) {
+            setenv("COCOON_ROOT_OWNER", owner, 1);
+        }
+        uint8_t mh[32];
+        sha256(model, strlen(model), mh);
+        char mhex[65];
+        hex_encode(mh, 32, mhex);
+        char rj[1024];
+        snprintf(rj, sizeof(rj),
+                 "{\"proxyHashes\":[\"%s\"],\"workerHashes\":[\"%s\"],\"modelHashes\":[\"%s\"],"
+                 "\"registeredProxies\":[\"127.0.0.1:%u 127.0.0.1:%u\"]}",
+                 imghex, imghex, mhex, wport, cport);
+        setenv("COCOON_ROOT_REGISTRY", rj, 1);
+        snprintf(lt_port_s, sizeof(lt_port_s), "%u", lport);
+        snprintf(lt_api, sizeof(lt_api), "http://127.0.0.1:%u/api/v2", lport);
+        char *a[] = {"node",      lp.server,  "--port",      lt_port_s, "--state", lt_state,
+                     "--genesis", lp.genesis, "--addresses", lt->ready, NULL};
+        memcpy(lt->argv, a, sizeof(a));
+        lt->pid = spawn(self, lt, lt->argv);
+        char root[256];
+        if (lt->pid < 0) {
+            return cli_fail("up", err_fail(ERR_IO, "fork: %s", strerror(errno)), "localton");
+        }
+        if ((e = localton_wait(lt, lt_api, deadline, root)) != ERR_OK) {
+            stop_all(ch, nch);
+            return cli_fail("up", e, "localton");
+        }
+        snprintf(regspec, sizeof(regspec), "chain:%s#%s", lt_api, root);
+        fprintf(stderr, "cocoon up: registry: root %s on localton %s\n", root, lt_api);
+    }
     char wl[64], cl[64];
     snprintf(wl, sizeof(wl), "127.0.0.1:%u", wport);
     snprintf(cl, sizeof(cl), "127.0.0.1:%u", cport);
@@ -279,7 +514,7 @@ int cmd_up(int argc, char **argv) {
         char *a[] = {self,
                      "proxy",
                      "--registry",
-                     reg,
+                     regspec,
                      "--fake-ca",
                      ca,
                      "--worker-listen",
@@ -292,6 +527,7 @@ int cmd_up(int argc, char **argv) {
                      ch[nch].ready,
                      NULL};
         memcpy(ch[nch].argv, a, sizeof(a));
+        add_refresh(ch[nch].argv, refresh);
         ch[nch].pid = spawn(self, &ch[nch], ch[nch].argv);
     }
     nch++;
@@ -303,20 +539,12 @@ int cmd_up(int argc, char **argv) {
         snprintf(w->log, sizeof(w->log), "%s/%s.log", dir, w->name);
         snprintf(w->ready, sizeof(w->ready), "%s/%s.ready", dir, w->name);
         unlink(w->ready);
-        char *a[] = {self,
-                     "worker",
-                     "--registry",
-                     reg,
-                     "--fake-ca",
-                     ca,
-                     "--model",
-                     (char *)model,
-                     "--upstream",
-                     (char *)upstream,
-                     "--ready-file",
-                     w->ready,
-                     NULL};
+        char *a[] = {
+            self,      "worker",      "--registry", regspec,          "--fake-ca",    ca,
+            "--model", (char *)model, "--upstream", (char *)upstream, "--ready-file", w->ready,
+            NULL};
         memcpy(w->argv, a, sizeof(a));
+        add_refresh(w->argv, refresh);
         w->pid = spawn(self, w, w->argv);
         nch++;
     }
@@ -326,9 +554,10 @@ int cmd_up(int argc, char **argv) {
     snprintf(cli->ready, sizeof(cli->ready), "%s/client.ready", dir);
     unlink(cli->ready);
     {
-        char *a[] = {self, "client",       "--registry", reg, "--fake-ca", ca, "--api-key-file",
+        char *a[] = {self, "client",       "--registry", regspec, "--fake-ca", ca, "--api-key-file",
                      keyf, "--ready-file", cli->ready,   NULL};
         memcpy(cli->argv, a, sizeof(a));
+        add_refresh(cli->argv, refresh);
         cli->pid = spawn(self, cli, cli->argv);
     }
     nch++;
@@ -339,7 +568,6 @@ int cmd_up(int argc, char **argv) {
         }
     }
     /* Ready when every child has written its ready file. */
-    uint64_t deadline = clock_mono_ms() + UP_READY_MS;
     for (;;) {
         size_t ready = 0;
         for (size_t i = 0; i < nch; i++) {

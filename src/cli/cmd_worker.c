@@ -1,5 +1,5 @@
 /* cocoon worker: the worker daemon (src/worker/worker.h).
- *   --registry FILE --model NAME[@COMMIT:VERITY] --upstream http://HOST:PORT[/v1]
+ *   --registry FILE|chain:URL#ROOT --model NAME[@COMMIT:VERITY] --upstream http://HOST:PORT[/v1]
  *   [--coefficient N] [--max-active N] [--max-tokens N] [--owner ADDR] [--test]
  *   [--ready-file FILE] [--config FILE.json] [--provider fake|tdx|none] [--fake-ca DIR]
  *   [--fake-config FILE] */
@@ -16,7 +16,7 @@
 #include "worker/worker.h"
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: cocoon worker --registry FILE --model NAME[@COMMIT:VERITY]\n"
+    fprintf(f, "usage: cocoon worker --registry FILE|chain:URL#ROOT --model NAME[@COMMIT:VERITY]\n"
                "         --upstream http://HOST:PORT[/v1]|builtin:MODEL.gguf [--coefficient N]\n"
                "         [--max-active N] [--builtin-sessions N] [--builtin-threads N]\n"
                "         [--max-tokens N] [--owner ADDR] [--test] [--stats-listen HOST:PORT]\n"
@@ -63,6 +63,7 @@ int cmd_worker(int argc, char **argv) {
         return 2;
     }
     static const struct option opts[] = {{"registry", required_argument, NULL, 0},
+                                         {"registry-refresh", required_argument, NULL, 0},
                                          {"ready-file", required_argument, NULL, 0},
                                          {"provider", required_argument, NULL, 0},
                                          {"fake-ca", required_argument, NULL, 0},

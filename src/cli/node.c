@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "attest/fake.h"
 #include "base/clock.h"
@@ -18,6 +19,7 @@ void node_opts_init(node_opts *o, const char *role) {
     memset(o, 0, sizeof(*o));
     o->pc.kind = ATTEST_PROVIDER_FAKE;
     o->role = role;
+    o->refresh_s = -1;
     cli_home_path("fake-ca", o->ca_dir, sizeof(o->ca_dir));
 }
 
@@ -35,8 +37,11 @@ int node_opt(node_opts *o, const char *name, const char *value) {
         return 1;
     }
     if (strcmp(name, "registry") == 0) {
-        o->registry_file = value;
+        o->registry_spec = value;
         return 1;
+    }
+    if (strcmp(name, "registry-refresh") == 0) {
+        return cli_parse_long(value, 0, 86400, &o->refresh_s) ? 1 : -1;
     }
     if (strcmp(name, "ready-file") == 0) {
         o->ready_file = value;
@@ -45,12 +50,25 @@ int node_opt(node_opts *o, const char *name, const char *value) {
     return 0;
 }
 
+static err_t refresher_start(node *n);
+
 err_t node_open(node *n, node_opts *o) {
     memset(n, 0, sizeof(*n));
-    if (!o->registry_file) {
-        return err_fail(ERR_USAGE, "--registry FILE is required");
+    if (!o->registry_spec) {
+        return err_fail(ERR_USAGE, "--registry FILE|chain:API_URL#ROOT is required");
     }
-    TRY(registry_from_file(o->registry_file, &n->reg));
+    TRY(registry_source_parse(o->registry_spec, &n->src));
+    TRY(registry_source_load(&n->src, getenv("COCOON_TON_API_KEY"), 0, &n->reg));
+    char what[1200];
+    registry_source_describe(&n->src, what, sizeof(what));
+    LOGI("node", "registry from %s: version %lld, %zu proxies", what,
+         (long long)registry_version(n->reg), registry_proxy_count(n->reg));
+    n->refresh_s = o->refresh_s >= 0                      ? (unsigned)o->refresh_s
+                   : n->src.kind == REGISTRY_SOURCE_CHAIN ? 30
+                                                          : 0;
+    if (n->refresh_s) {
+        TRY(refresher_start(n));
+    }
     n->loop = net_loop_new();
     if (!n->loop) {
         return ERR_NOMEM;
@@ -77,6 +95,112 @@ err_t node_open(node *n, node_opts *o) {
     claims[1] =
         (ratls_claim){RATLS_CLAIM_ROLE, (const uint8_t *)o->role, (uint32_t)strlen(o->role)};
     return cert_rotor_new(n->loop, n->prov, 24u * 3600u, claims, 2, &n->rotor);
+}
+
+static void *refresher_main(void *arg) {
+    node *n = arg;
+    const char *key = getenv("COCOON_TON_API_KEY");
+    pthread_mutex_lock(&n->mu);
+    while (!n->quit) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += n->refresh_s;
+        while (!n->quit && pthread_cond_timedwait(&n->cv, &n->mu, &until) == 0) {
+        }
+        if (n->quit) {
+            break;
+        }
+        pthread_mutex_unlock(&n->mu);
+        registry *fresh = NULL;
+        err_t e = registry_source_load(&n->src, key, 2000, &fresh);
+        pthread_mutex_lock(&n->mu);
+        registry_free(n->pending);
+        n->pending = fresh;
+        if (e != ERR_OK) {
+            snprintf(n->pending_err, sizeof(n->pending_err), "%s", err_describe(e));
+        } else {
+            n->pending_err[0] = 0;
+        }
+    }
+    pthread_mutex_unlock(&n->mu);
+    return NULL;
+}
+
+static err_t refresher_start(node *n) {
+    pthread_mutex_init(&n->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_cond_init(&n->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&n->thread, NULL, refresher_main, n) != 0) {
+        pthread_cond_destroy(&n->cv);
+        pthread_mutex_destroy(&n->mu);
+        return err_fail(ERR_INTERNAL, "registry refresh thread");
+    }
+    n->refresher = true;
+    return ERR_OK;
+}
+
+/* On the loop: adopt what the refresh thread read. A failed read or bad chain data keeps the
+ * current registry (logged once per failure streak). */
+static void refresher_poll(node *n) {
+    if (!n->refresher) {
+        return;
+    }
+    registry *fresh = NULL;
+    char why[512] = "";
+    pthread_mutex_lock(&n->mu);
+    fresh = n->pending;
+    n->pending = NULL;
+    snprintf(why, sizeof(why), "%s", n->pending_err);
+    n->pending_err[0] = 0;
+    pthread_mutex_unlock(&n->mu);
+    if (why[0]) {
+        if (!n->failing) {
+            LOGW("node", "registry refresh failed, keeping version %lld: %s",
+                 (long long)registry_version(n->reg), why);
+        }
+        n->failing = true;
+        return;
+    }
+    if (!fresh) {
+        return;
+    }
+    if (n->failing) {
+        LOGI("node", "registry refresh works again");
+        n->failing = false;
+    }
+    if (registry_equal(n->reg, fresh)) {
+        registry_free(fresh);
+        return;
+    }
+    bool kept;
+    int64_t was = registry_version(n->reg);
+    registry_replace(n->reg, fresh, &kept);
+    LOGI("node", "registry updated: version %lld -> %lld", (long long)was,
+         (long long)registry_version(n->reg));
+    if (kept) {
+        LOGW("node", "the registry's proxy list changed length; restart to follow it");
+    }
+    if (n->on_registry) {
+        n->on_registry(n->on_registry_arg);
+    }
+}
+
+static void refresher_stop(node *n) {
+    if (!n->refresher) {
+        return;
+    }
+    pthread_mutex_lock(&n->mu);
+    n->quit = true;
+    pthread_cond_signal(&n->cv);
+    pthread_mutex_unlock(&n->mu);
+    pthread_join(n->thread, NULL);
+    registry_free(n->pending);
+    n->pending = NULL;
+    pthread_cond_destroy(&n->cv);
+    pthread_mutex_destroy(&n->mu);
+    n->refresher = false;
 }
 
 err_t node_policy(const node *n, bool require_tdx, ratls_policy *out) {
@@ -106,6 +230,7 @@ err_t node_ctx(node *n, ratls_role role, bool require_tdx, ratls_ctx **out) {
 }
 
 void node_close(node *n) {
+    refresher_stop(n);
     for (size_t i = 0; i < n->nctx; i++) {
         ratls_ctx_free(n->ctx[i]);
     }
@@ -141,8 +266,11 @@ static void on_tick(void *arg) {
             net_loop_stop(r->n->loop);
             return;
         }
-    } else if (r->tick) {
-        r->tick(r->arg);
+    } else {
+        refresher_poll(r->n);
+        if (r->tick) {
+            r->tick(r->arg);
+        }
     }
     net_timer_arm(r->t, r->stopping ? 10 : 50);
 }

@@ -5,6 +5,7 @@
 #define COCOON_CLI_NODE_H
 
 #include <stdbool.h>
+#include <pthread.h>
 #include <stddef.h>
 
 #include "attest/provider.h"
@@ -14,12 +15,14 @@
 #include "ratls/policy.h"
 #include "ratls/tls.h"
 #include "registry/registry.h"
+#include "registry/source.h"
 
 typedef struct {
     attest_provider_config pc;
     char ca_dir[4096];
     bool ca_given;
-    const char *registry_file;
+    const char *registry_spec; /* --registry: file:PATH | PATH | chain:API_URL#ROOT */
+    long refresh_s;            /* --registry-refresh: seconds, 0 = never; -1 = default */
     const char *ready_file;
     const char *role; /* "proxy" | "worker" | "client" (certificate claim) */
 } node_opts;
@@ -33,13 +36,30 @@ typedef struct {
     uint8_t fake_root_buf[64];
     ratls_ctx *ctx[2];
     size_t nctx;
+    /* Registry refresh: a thread reads the source every refresh_s seconds and leaves a new
+     * registry (or the failure) here; the loop moves it into reg (registry_replace) and calls
+     * on_registry so the role can re-check its peers. */
+    registry_source src;
+    unsigned refresh_s;
+    bool refresher;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool quit;
+    registry *pending;
+    char pending_err[512];
+    bool failing;
+    void (*on_registry)(void *arg);
+    void *on_registry_arg;
 } node;
 
 void node_opts_init(node_opts *o, const char *role);
-/* Common options: --provider, --fake-ca, --fake-config, --registry, --ready-file. Returns 1
+/* Common options: --provider, --fake-ca, --fake-config, --registry, --registry-refresh,
+ * --ready-file. Returns 1
  * when the option was one of these (and consumed optarg), 0 when not, -1 on a bad value. */
 int node_opt(node_opts *o, const char *name, const char *value);
-/* Loop, provider, certificate rotor and registry. */
+/* Loop, provider, certificate rotor and registry (read once here; a chain registry is then
+ * refreshed every 30 s by default, a file only when --registry-refresh asks). */
 MUST_CHECK err_t node_open(node *n, node_opts *o);
 /* The peer policy: pinned roots (the fake CA's when used), require_tdx as given. Clean up with
  * ratls_policy_cleanup. */

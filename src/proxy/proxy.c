@@ -37,6 +37,7 @@ typedef struct pworker {
     int32_t max_active;
     int32_t active;
     uint8_t image[32];
+    bool revoked;        /* no longer allowed by the registry: closing */
     double ewma_ttfb_ms; /* time to the answer head */
     uint64_t ok, failed;
     struct pworker *next;
@@ -898,6 +899,28 @@ static err_t listen_on(proxy *p, const char *addr, ratls_ctx *tls, const link_ha
     link_config_init(&lc, tls);
     lc.pow_difficulty = p->cfg.pow_difficulty;
     return link_listen(p->loop, host, port, &lc, h, p, out);
+}
+
+size_t proxy_registry_changed(proxy *p) {
+    size_t dropped = 0;
+    for (pworker *w = p->workers; w; w = w->next) {
+        if (!w->c || w->revoked || !w->model[0]) {
+            continue; /* closing, or not through the handshake (checked there) */
+        }
+        err_t e = registry_check_worker_image(p->cfg.reg, w->image);
+        if (e == ERR_OK) {
+            e = registry_check_model(p->cfg.reg, w->model, strlen(w->model));
+        }
+        if (e != ERR_OK) {
+            LOGW("proxy", "worker %s (%s) is no longer allowed by the registry: %s",
+                 link_peer_addr(w->c), w->model, err_describe(e));
+            w->revoked = true;
+            w->ready = false;
+            link_close(w->c);
+            dropped++;
+        }
+    }
+    return dropped;
 }
 
 err_t proxy_new(net_loop *l, const proxy_config *cfg, proxy **out) {

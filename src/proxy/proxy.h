@@ -51,6 +51,9 @@ void proxy_free(proxy *p);
 uint16_t proxy_worker_port(const proxy *p);
 uint16_t proxy_client_port(const proxy *p);
 size_t proxy_ready_workers(const proxy *p);
+/* After the registry changed (a refresh): closes the links of workers whose image or model is
+ * no longer allowed (their requests are retried elsewhere or failed). Returns how many. */
+size_t proxy_registry_changed(proxy *p);
 size_t proxy_active_requests(const proxy *p);
 /* Counters and gauges for /stats, /jsonstats, /metrics (an http_stats_fn; arg is the proxy). */
 size_t proxy_metrics(void *arg, http_metric *m, size_t cap);

@@ -9,25 +9,9 @@
 #include "base/codec.h"
 #include "base/file.h"
 #include "crypto/hash.h"
+#include "registry_impl.h"
 
-typedef struct {
-    size_t n;
-    uint8_t (*h)[32];
-} hash_list;
-
-struct registry {
-    int64_t version;
-    size_t nproxies;
-    registry_proxy proxies[REGISTRY_MAX_PROXIES];
-    hash_list proxy_images;
-    hash_list worker_images;
-    hash_list models;
-    bool check;
-    int64_t price;
-    int64_t worker_fee;
-};
-
-static err_t list_add(hash_list *l, const uint8_t h[32]) {
+err_t registry_list_add(hash_list *l, const uint8_t h[32]) {
     if (l->n >= REGISTRY_MAX_HASHES) {
         return err_fail(ERR_TOO_MANY, "more than %d hashes in one list", REGISTRY_MAX_HASHES);
     }
@@ -73,7 +57,7 @@ static err_t parse_hashes(json_t *v, const char *key, hash_list *l, bool hash_st
                 return err_fail(ERR_CONFIG, "registry: \"%s\"[%zu] is not 64 hex digits", key, i);
             }
         }
-        TRY(list_add(l, h));
+        TRY(registry_list_add(l, h));
     }
     return ERR_OK;
 }
@@ -156,16 +140,23 @@ static err_t parse_root(registry *r, json_t *root) {
     return ERR_OK;
 }
 
+registry *registry_alloc(void) {
+    registry *r = calloc(1, sizeof(*r));
+    if (r) {
+        r->check = true;
+    }
+    return r;
+}
+
 err_t registry_from_json(const char *json, size_t len, registry **out) {
     *out = NULL;
     if (len > REGISTRY_JSON_MAX) {
         return err_fail(ERR_TOO_LARGE, "registry: %zu bytes (max %u)", len, REGISTRY_JSON_MAX);
     }
-    registry *r = calloc(1, sizeof(*r));
+    registry *r = registry_alloc();
     if (!r) {
         return ERR_NOMEM;
     }
-    r->check = true;
     json_error_t je;
     json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
     err_t e;
@@ -194,6 +185,41 @@ err_t registry_from_file(const char *path, registry **out) {
     }
     buf_free(&b);
     return e;
+}
+
+void registry_replace(registry *r, registry *fresh, bool *proxies_kept) {
+    *proxies_kept = false;
+    /* Proxy indices are held by the roles' links: the list moves only when its length stays. */
+    if (fresh->nproxies == r->nproxies) {
+        memcpy(r->proxies, fresh->proxies, sizeof(r->proxies));
+    } else {
+        *proxies_kept = true;
+    }
+    hash_list t;
+#define SWAP_LIST(f) (t = r->f, r->f = fresh->f, fresh->f = t)
+    SWAP_LIST(proxy_images);
+    SWAP_LIST(worker_images);
+    SWAP_LIST(models);
+#undef SWAP_LIST
+    r->version = fresh->version;
+    r->check = fresh->check;
+    r->price = fresh->price;
+    r->worker_fee = fresh->worker_fee;
+    registry_free(fresh);
+}
+
+bool registry_equal(const registry *a, const registry *b) {
+    const hash_list *la[3] = {&a->proxy_images, &a->worker_images, &a->models};
+    const hash_list *lb[3] = {&b->proxy_images, &b->worker_images, &b->models};
+    for (size_t i = 0; i < 3; i++) {
+        if (la[i]->n != lb[i]->n ||
+            (la[i]->n && memcmp(la[i]->h, lb[i]->h, la[i]->n * sizeof(*la[i]->h)) != 0)) {
+            return false;
+        }
+    }
+    return a->version == b->version && a->nproxies == b->nproxies &&
+           memcmp(a->proxies, b->proxies, a->nproxies * sizeof(a->proxies[0])) == 0 &&
+           a->check == b->check && a->price == b->price && a->worker_fee == b->worker_fee;
 }
 
 void registry_free(registry *r) {

@@ -5,8 +5,10 @@
  * allowed for proxies and for workers, the model hashes (SHA-256 of the full model id
  * `name@commit:verity`, exactly the bytes the worker advertises) and the prices. Sources:
  *   file   a JSON document (offline networks, tests, `cocoon up`), registry_from_json
- *   chain  the root contract (arrives with the TON layer's registry reader)
- * A registry is immutable once loaded; a refresh builds a new one. */
+ *   chain  the root contract's data cell (§A.2, read raw as the reference node does),
+ *          registry_from_root_data; fetching it over the TON HTTP API is registry/source.h
+ * A registry is read on one thread; a refresh builds a new one and moves it in with
+ * registry_replace on the thread that reads it. */
 #ifndef COCOON_REGISTRY_REGISTRY_H
 #define COCOON_REGISTRY_REGISTRY_H
 
@@ -15,6 +17,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "ton/cell.h"
 
 #define REGISTRY_MAX_PROXIES 64
 #define REGISTRY_MAX_HASHES 1024
@@ -40,7 +43,19 @@ typedef struct registry registry;
  * At most 1024 hashes per list. */
 MUST_CHECK err_t registry_from_json(const char *json, size_t len, registry **out);
 MUST_CHECK err_t registry_from_file(const char *path, registry **out);
+/* The root contract's data (owner version ^data ^params, §A.2) as a registry: registered
+ * proxies ("ip:port" serves both roles, "ipW:portW ipC:portC" one each; 1..64, anything else
+ * ERR_TOO_MANY / ERR_MALFORMED), the proxy/worker/model hash sets (empty values, at most 1024
+ * each), version = the root's version, prices from the params (ERR_TOO_LARGE above INT64_MAX).
+ * Hash checks are always on. Any malformed cell is an error and nothing is returned. */
+MUST_CHECK err_t registry_from_root_data(const ton_cell *data, registry **out);
 void registry_free(registry *r);
+/* Moves fresh's contents into r and frees fresh: hash lists, prices, version and checks always;
+ * the proxy list only when its length is unchanged (roles index their links by it), else
+ * *proxies_kept is set and r keeps its proxies. */
+void registry_replace(registry *r, registry *fresh, bool *proxies_kept);
+/* Same contents (proxies, lists in order, version, checks, prices). */
+bool registry_equal(const registry *a, const registry *b);
 
 int64_t registry_version(const registry *r);
 size_t registry_proxy_count(const registry *r);
