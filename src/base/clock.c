@@ -8,6 +8,12 @@ int64_t clock_unix(void) {
     return (int64_t)ts.tv_sec;
 }
 
+double clock_unix_f(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 uint64_t clock_mono_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -6,6 +6,8 @@
 
 /* Seconds since the Unix epoch (wall clock). */
 int64_t clock_unix(void);
+/* Wall clock in seconds with sub-second precision (timings reported to peers). */
+double clock_unix_f(void);
 /* Monotonic milliseconds and nanoseconds, for timeouts and benchmarks. */
 uint64_t clock_mono_ms(void);
 uint64_t clock_mono_ns(void);

@@ -637,6 +637,17 @@ err_t link_send_packet(link_conn *c, const uint8_t *data, size_t n) {
     return ERR_OK;
 }
 
+err_t link_send_msg(link_conn *c, const tlo_desc *d, const void *m) {
+    buf b;
+    buf_init(&b, c->cfg.max_frame);
+    err_t e = tlo_encode(&b, d, m);
+    if (e == ERR_OK) {
+        e = link_send_packet(c, b.data, b.len);
+    }
+    buf_free(&b);
+    return e;
+}
+
 err_t link_query(link_conn *c, const uint8_t *data, size_t n, uint64_t timeout_ms,
                  link_answer_cb cb, void *arg) {
     TRY(ready(c));

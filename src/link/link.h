@@ -24,6 +24,7 @@
 #include "base/err.h"
 #include "net/loop.h"
 #include "net/pool.h"
+#include "proto/tlobj.h"
 #include "ratls/policy.h"
 #include "ratls/tls.h"
 
@@ -71,6 +72,8 @@ MUST_CHECK err_t link_dial(net_loop *l, const char *host, uint16_t port, const l
                            const link_handlers *h, void *arg, link_conn **out);
 
 MUST_CHECK err_t link_send_packet(link_conn *c, const uint8_t *data, size_t n);
+/* Encodes a boxed TL message (proto/tlobj.h) and sends it as one tcp.packet. */
+MUST_CHECK err_t link_send_msg(link_conn *c, const tlo_desc *d, const void *m);
 MUST_CHECK err_t link_query(link_conn *c, const uint8_t *data, size_t n, uint64_t timeout_ms,
                             link_answer_cb cb, void *arg);
 MUST_CHECK err_t link_answer(link_conn *c, uint64_t qid, const uint8_t *data, size_t n);

@@ -188,3 +188,11 @@ err_t tl_read_vector_count(cur *c, uint32_t max, size_t min_item_size, uint32_t 
     *out = n;
     return ERR_OK;
 }
+
+uint32_t tl_peek_id(const uint8_t *data, size_t n) {
+    if (n < 4) {
+        return 0;
+    }
+    return (uint32_t)data[0] | (uint32_t)data[1] << 8 | (uint32_t)data[2] << 16 |
+           (uint32_t)data[3] << 24;
+}

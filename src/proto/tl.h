@@ -60,6 +60,9 @@ MUST_CHECK err_t tl_read_int256(cur *c, uint8_t out[32]);
 MUST_CHECK err_t tl_read_bytes(cur *c, size_t max, tl_bytes *out);
 /* ERR_BAD_CONSTRUCTOR for anything but boolTrue/boolFalse. */
 MUST_CHECK err_t tl_read_bool(cur *c, bool *out);
+/* The constructor id a boxed message starts with (0 if it is shorter than 4 bytes), to
+ * dispatch on before decoding. */
+uint32_t tl_peek_id(const uint8_t *data, size_t n);
 /* ERR_BAD_CONSTRUCTOR unless the next 4 bytes are the constructor id `id`. */
 MUST_CHECK err_t tl_expect_id(cur *c, uint32_t id);
 /* Vector count: ERR_TOO_MANY above max (a negative TL int counts as huge); ERR_TRUNCATED if

@@ -264,8 +264,17 @@ static void test_write_failure_keeps_buffer(void **state) {
     buf_free(&b);
 }
 
+static void test_peek_id(void **state) {
+    (void)state;
+    const uint8_t ping[] = {0x7c, 0x62, 0xe9, 0xbb, 1, 2};
+    assert_int_equal(tl_peek_id(ping, sizeof(ping)), 0xbbe9627cu);
+    assert_int_equal(tl_peek_id(ping, 3), 0);
+    assert_int_equal(tl_peek_id(NULL, 0), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_peek_id),
         cmocka_unit_test(test_integers_are_little_endian),
         cmocka_unit_test(test_int128_int256_are_raw_bytes),
         cmocka_unit_test(test_bytes_encoding_table),
