@@ -7,7 +7,7 @@ COCOON_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 APT_PACKAGES=(
     build-essential cmake ninja-build pkg-config git ca-certificates curl
     libssl-dev openssl libevent-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev
-    libcmocka-dev clang
+    libcmocka-dev clang nginx-light
 )
 
 # Directories holding a package.json + package-lock.json whose dependencies are pinned.
@@ -60,6 +60,12 @@ install_node() {
             || die "npm ci failed in $d"
         echo "$want" >"$stamp"
     done
+    # cocoon up's local chain deploys the contracts compiled here (contracts/build, git-ignored);
+    # compiled once now so the first `cocoon up` does not wait for the Tolk compiler.
+    if [ -d "$COCOON_ROOT/contracts/node_modules" ] && [ ! -f "$COCOON_ROOT/contracts/build/root.json" ]; then
+        say "compiling the contracts"
+        (cd "$COCOON_ROOT/contracts" && node scripts/build.js >/dev/null) || die "contract build failed"
+    fi
 }
 
 install_all() {
