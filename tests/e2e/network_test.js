@@ -69,7 +69,9 @@ async function until(what, fn, ms = 10000) {
 }
 
 function startUp(upstream, state) {
-  const args = upstream ? ['up', '--upstream', upstream, '--state', state] : ['up', '--state', state];
+  // The fixture run keeps the JSON registry (--registry-file); the built-in run takes the default
+  // (the root contract on localton when node's packages are installed; e2e_chain covers it).
+  const args = upstream ? ['up', '--upstream', upstream, '--registry-file', '--state', state] : ['up', '--state', state];
   const child = spawn(COCOON, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
