@@ -3,11 +3,13 @@
 
 #include <arpa/inet.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 #include <event2/util.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +33,7 @@
 #include "net/sock.h"
 #include "proto/limits.h"
 #include "proto/msg.h"
+#include "ratls/cache.h"
 #include "ratls/cert.h"
 
 #define CLIENT_RETRY_MS 500
@@ -83,6 +86,9 @@ struct client {
     creq *reqs;
     bool stopping;
     char api_key[256];
+    /* Worker certificates already verified (evidence): SHA-256(DER) -> what they proved, so a
+     * worker's quote chain is checked once, not on every answer. */
+    ratls_cache *worker_certs;
     /* stats */
     uint64_t requests, ok, failed, cancelled;
     int64_t prompt_tokens, completion_tokens, total_tokens;
@@ -277,7 +283,20 @@ static err_t check_worker(client *cl, creq *r, const cm_http_response *hr, ratls
     err_t e =
         b64_decode((const char *)cert->value.p, cert->value.len, der, cert->value.len, &dl, false);
     if (e == ERR_OK) {
-        e = ratls_verify_cert(der, dl, cl->cfg.worker_policy, clock_unix(), peer);
+        int64_t now = clock_unix();
+        uint8_t key[32];
+        sha256(der, dl, key);
+        if (cl->worker_certs && ratls_cache_get(cl->worker_certs, key, now, peer)) {
+            /* Signatures were checked when cached; time and policy are re-checked now. */
+            e = peer->not_after < now
+                    ? err_fail(ERR_CERT_EXPIRED, "cached worker certificate expired")
+                    : ratls_policy_check(cl->cfg.worker_policy, peer);
+        } else {
+            e = ratls_verify_cert(der, dl, cl->cfg.worker_policy, now, peer);
+            if (e == ERR_OK && cl->worker_certs) {
+                ratls_cache_put(cl->worker_certs, key, now, peer);
+            }
+        }
     }
     free(der);
     TRY(e);
@@ -995,6 +1014,13 @@ err_t client_submit(client *cl, const char *path, const uint8_t *body, size_t n,
 }
 
 static void serve_inference(client *cl, struct evhttp_request *req, const char *path) {
+    /* Streamed answers go out in small chunked writes: Nagle would hold each one until the
+     * app's delayed ACK (evhttp leaves TCP_NODELAY off on the sockets it accepts). */
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(evhttp_request_get_connection(req));
+    int one = 1;
+    if (bev && bufferevent_getfd(bev) >= 0) {
+        setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
     buf body;
     buf_init(&body, OPENAI_BODY_MAX);
     err_t e = http_req_body(req, OPENAI_BODY_MAX, &body);
@@ -1096,10 +1122,16 @@ err_t client_new(net_loop *loop, const client_config *cfg, client **out) {
     }
     cl->cfg = *cfg;
     cl->loop = loop;
+    cl->worker_certs = ratls_cache_new(256, 3600);
+    if (!cl->worker_certs) {
+        free(cl);
+        return ERR_NOMEM;
+    }
     snprintf(cl->api_key, sizeof(cl->api_key), "%s", cfg->api_key ? cfg->api_key : "");
     if (cfg->http_listen) {
         cl->http = evhttp_new(net_loop_base(loop));
         if (!cl->http) {
+            ratls_cache_free(cl->worker_certs);
             free(cl);
             return ERR_NOMEM;
         }
@@ -1112,6 +1144,7 @@ err_t client_new(net_loop *loop, const client_config *cfg, client **out) {
         struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(cl->http, host, port);
         if (!bs) {
             evhttp_free(cl->http);
+            ratls_cache_free(cl->worker_certs);
             free(cl);
             return err_fail(ERR_IO, "client: cannot listen on %s", cfg->http_listen);
         }
@@ -1173,6 +1206,7 @@ void client_free(client *cl) {
     if (cl->http) {
         evhttp_free(cl->http);
     }
+    ratls_cache_free(cl->worker_certs);
     free(cl);
 }
 

@@ -3,6 +3,8 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/listener.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <stdio.h>
@@ -520,6 +522,10 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
     (void)sa;
     (void)salen;
     link_server *srv = arg;
+    /* As on dialed sockets (net_dial): frames are small and written as they come; with Nagle
+     * on, a second frame waits for the peer's delayed ACK (40 ms on Linux). */
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     link_conn *c = conn_new(srv->loop, &srv->cfg, &srv->h, srv->arg);
     if (!c) {
         evutil_closesocket(fd);
