@@ -9,13 +9,16 @@
 
 #include "base/buf.h"
 #include "base/clock.h"
+#include "base/codec.h"
 #include "base/cur.h"
 #include "base/log.h"
 #include "crypto/rand.h"
 #include "http/stats.h"
+#include "link/link.h"
 #include "net/sock.h"
 #include "proto/limits.h"
 #include "proto/msg.h"
+#include "proto/tl.h"
 
 #define MAGIC_PROXY 0x50525859u
 #define MAGIC_WORKER 0x574b5252u
@@ -98,37 +101,11 @@ void proxy_config_init(proxy_config *c) {
     c->max_timeout = 600;
 }
 
-static uint32_t msg_id(const uint8_t *d) {
-    return (uint32_t)d[0] | (uint32_t)d[1] << 8 | (uint32_t)d[2] << 16 | (uint32_t)d[3] << 24;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* First 8 bytes of a request id in hex: the key that ties log lines of one request together
  * (the client's id at the client and proxy, the proxy's id for it at the worker). */
 static const char *rid(const uint8_t id[32], char out[17]) {
-    static const char hx[] = "0123456789abcdef";
-    for (int i = 0; i < 8; i++) {
-        out[2 * i] = hx[id[i] >> 4];
-        out[2 * i + 1] = hx[id[i] & 15];
-    }
-    out[16] = 0;
+    hex_encode(id, 8, out);
     return out;
-}
-
-static err_t send_msg(link_conn *c, const tlo_desc *d, const void *m) {
-    buf b;
-    buf_init(&b, PROTO_FRAME_MAX);
-    err_t e = tlo_encode(&b, d, m);
-    if (e == ERR_OK) {
-        e = link_send_packet(c, b.data, b.len);
-    }
-    buf_free(&b);
-    return e;
 }
 
 static err_t answer_msg(link_conn *c, uint64_t qid, const tlo_desc *d, const void *m) {
@@ -188,7 +165,7 @@ static void client_error(preq *r, int32_t code, const char *msg) {
     memcpy(m.request_id, r->client_id, 32);
     m.error_code = code;
     m.error = tl_bytes_str(msg);
-    err_t e = send_msg(r->cl->c, &cm_client_query_answer_error_ex_desc, &m);
+    err_t e = link_send_msg(r->cl->c, &cm_client_query_answer_error_ex_desc, &m);
     if (e != ERR_OK) {
         LOGW("proxy", "error answer not sent to client: %s", err_describe(e));
     }
@@ -204,7 +181,7 @@ static void worker_cancel(preq *r) {
     memcpy(m.request_id, r->worker_id, 32);
     m.error_code = 499;
     m.error = tl_bytes_str("cancelled");
-    err_t e = send_msg(r->w->c, &cm_proxy_query_answer_error_ex_desc, &m);
+    err_t e = link_send_msg(r->w->c, &cm_proxy_query_answer_error_ex_desc, &m);
     if (e != ERR_OK) {
         LOGW("proxy", "cancel not sent to worker: %s", err_describe(e));
     }
@@ -306,7 +283,7 @@ static void dispatch(preq *r) {
     m.coefficient = w->coefficient;
     m.timeout = r->timeout * 0.95;
     memcpy(m.request_id, r->worker_id, 32);
-    err_t e = send_msg(w->c, &cm_proxy_run_query_ex_desc, &m);
+    err_t e = link_send_msg(w->c, &cm_proxy_run_query_ex_desc, &m);
     if (e != ERR_OK) {
         w->failed++;
         LOGW("proxy", "could not send to worker: %s", err_describe(e));
@@ -337,7 +314,7 @@ static void conv_final(const cm_proxy_query_final_info *in, preq *r,
     o->flags = 2;
     o->tokens_used = in->tokens_used;
     o->proxy_start_time = r->start;
-    o->proxy_end_time = now_s();
+    o->proxy_end_time = clock_unix_f();
     if (in->flags & 1) {
         /* The worker's debug JSON carries its signed evidence: relay it untouched. */
         o->flags |= 1;
@@ -416,8 +393,8 @@ static void w_answer_head(pworker *w, const uint8_t *data, size_t n) {
     if (m.flags & 1) {
         conv_final(&m.final_info, r, &out.final_info);
     }
-    err_t e =
-        r->cl && r->cl->c ? send_msg(r->cl->c, &cm_client_query_answer_ex_desc, &out) : ERR_EOF;
+    err_t e = r->cl && r->cl->c ? link_send_msg(r->cl->c, &cm_client_query_answer_ex_desc, &out)
+                                : ERR_EOF;
     free(hv);
     buf_free(&nb);
     if (e != ERR_OK) {
@@ -462,8 +439,9 @@ static void w_answer_part(pworker *w, const uint8_t *data, size_t n) {
         altered[m.answer.len / 2] ^= 0x01;
         out.answer = tl_bytes_of(altered, m.answer.len);
     }
-    err_t e = r->cl && r->cl->c ? send_msg(r->cl->c, &cm_client_query_answer_part_ex_desc, &out)
-                                : ERR_EOF;
+    err_t e = r->cl && r->cl->c
+                  ? link_send_msg(r->cl->c, &cm_client_query_answer_part_ex_desc, &out)
+                  : ERR_EOF;
     free(altered);
     if (e != ERR_OK) {
         LOGW("proxy", "answer part not relayed: %s", err_describe(e));
@@ -528,7 +506,7 @@ static err_t check_worker_params(proxy *p, const ratls_peer *peer, const cm_work
 static void w_query(link_conn *c, uint64_t qid, const uint8_t *data, size_t n, void *arg) {
     pworker *w = arg;
     proxy *p = w->p;
-    uint32_t id = n >= 4 ? msg_id(data) : 0;
+    uint32_t id = tl_peek_id(data, n);
     cur cu;
     cur_init(&cu, data, n);
     err_t e;
@@ -601,7 +579,7 @@ static void w_packet(link_conn *c, const uint8_t *data, size_t n, void *arg) {
         link_close(c);
         return;
     }
-    switch (msg_id(data)) {
+    switch (tl_peek_id(data, n)) {
     case CM_PROXY_QUERY_ANSWER_EX_ID:
         w_answer_head(w, data, n);
         break;
@@ -612,7 +590,7 @@ static void w_packet(link_conn *c, const uint8_t *data, size_t n, void *arg) {
         w_answer_error(w, data, n);
         break;
     default:
-        LOGD("proxy", "ignoring worker message 0x%08x", msg_id(data));
+        LOGD("proxy", "ignoring worker message 0x%08x", tl_peek_id(data, n));
     }
 }
 
@@ -688,7 +666,7 @@ static void c_run_query(pclient *cl, const uint8_t *data, size_t n) {
     buf_init(&r->query, PROTO_FRAME_MAX);
     r->max_coefficient = m.max_coefficient;
     r->timeout = m.timeout > 0 && m.timeout < p->cfg.max_timeout ? m.timeout : p->cfg.max_timeout;
-    r->start = now_s();
+    r->start = clock_unix_f();
     r->next = p->reqs;
     p->reqs = r;
     p->nreqs++;
@@ -739,7 +717,7 @@ static void c_packet(link_conn *c, const uint8_t *data, size_t n, void *arg) {
         link_close(c);
         return;
     }
-    switch (msg_id(data)) {
+    switch (tl_peek_id(data, n)) {
     case CM_CLIENT_RUN_QUERY_EX_ID:
         c_run_query(cl, data, n);
         break;
@@ -747,7 +725,7 @@ static void c_packet(link_conn *c, const uint8_t *data, size_t n, void *arg) {
         c_cancel(cl, data, n);
         break;
     default:
-        LOGD("proxy", "ignoring client message 0x%08x", msg_id(data));
+        LOGD("proxy", "ignoring client message 0x%08x", tl_peek_id(data, n));
     }
 }
 
@@ -805,7 +783,7 @@ out:
 static void c_query(link_conn *c, uint64_t qid, const uint8_t *data, size_t n, void *arg) {
     pclient *cl = arg;
     proxy *p = cl->p;
-    uint32_t id = n >= 4 ? msg_id(data) : 0;
+    uint32_t id = tl_peek_id(data, n);
     cur cu;
     cur_init(&cu, data, n);
     err_t e = ERR_OK;

@@ -12,16 +12,18 @@
 #include "base/codec.h"
 #include "base/cur.h"
 #include "base/log.h"
-#include "crypto/rand.h"
 #include "crypto/hash.h"
+#include "crypto/rand.h"
 #include "http/evidence.h"
 #include "http/openai.h"
 #include "http/server.h"
 #include "http/upstream.h"
-#include "worker/builtin.h"
+#include "link/link.h"
 #include "net/sock.h"
 #include "proto/limits.h"
 #include "proto/msg.h"
+#include "proto/tl.h"
+#include "worker/builtin.h"
 
 #define WORKER_RETRY_MS 1000
 #define WORKER_RETRY_MAX_MS 10000
@@ -81,38 +83,11 @@ void worker_config_init(worker_config *c) {
     c->pow_max_difficulty = 28;
 }
 
-static uint32_t msg_id(const uint8_t *d) {
-    return (uint32_t)d[0] | (uint32_t)d[1] << 8 | (uint32_t)d[2] << 16 | (uint32_t)d[3] << 24;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Encodes a boxed message and sends it as one tcp.packet. */
 /* First 8 bytes of a request id in hex: the key that ties log lines of one request together
  * (the client's id at the client and proxy, the proxy's id for it at the worker). */
 static const char *rid(const uint8_t id[32], char out[17]) {
-    static const char hx[] = "0123456789abcdef";
-    for (int i = 0; i < 8; i++) {
-        out[2 * i] = hx[id[i] >> 4];
-        out[2 * i + 1] = hx[id[i] & 15];
-    }
-    out[16] = 0;
+    hex_encode(id, 8, out);
     return out;
-}
-
-static err_t send_msg(link_conn *c, const tlo_desc *d, const void *m) {
-    buf b;
-    buf_init(&b, PROTO_FRAME_MAX);
-    err_t e = tlo_encode(&b, d, m);
-    if (e == ERR_OK) {
-        e = link_send_packet(c, b.data, b.len);
-    }
-    buf_free(&b);
-    return e;
 }
 
 static void send_error(wlink *l, const uint8_t id[32], int32_t code, const char *msg) {
@@ -131,7 +106,7 @@ static void send_error(wlink *l, const uint8_t id[32], int32_t code, const char 
     memcpy(m.request_id, id, 32);
     m.error_code = code;
     m.error = tl_bytes_str(msg);
-    err_t e = send_msg(l->c, &cm_proxy_query_answer_error_ex_desc, &m);
+    err_t e = link_send_msg(l->c, &cm_proxy_query_answer_error_ex_desc, &m);
     if (e != ERR_OK) {
         LOGW("worker", "error answer not sent: %s", err_describe(e));
     }
@@ -218,7 +193,7 @@ static void up_head(void *arg, int status, const char *reason, const http_hdr *h
         memset(&m, 0, sizeof(m));
         memcpy(m.request_id, r->id, 32);
         m.answer = tl_bytes_of(b.data, b.len);
-        e = send_msg(r->l->c, &cm_proxy_query_answer_ex_desc, &m);
+        e = link_send_msg(r->l->c, &cm_proxy_query_answer_ex_desc, &m);
     }
     buf_free(&b);
     free(cert64);
@@ -240,7 +215,7 @@ static void up_body(void *arg, const uint8_t *data, size_t n) {
         memset(&m, 0, sizeof(m));
         memcpy(m.request_id, r->id, 32);
         m.answer = tl_bytes_of(data, k);
-        err_t e = send_msg(r->l->c, &cm_proxy_query_answer_part_ex_desc, &m);
+        err_t e = link_send_msg(r->l->c, &cm_proxy_query_answer_part_ex_desc, &m);
         if (e != ERR_OK) {
             LOGW("worker", "answer part not sent: %s", err_describe(e));
         }
@@ -274,7 +249,7 @@ static void up_done(void *arg, err_t e) {
     m.final_info.tokens_used.reasoning_tokens_used = u.reasoning;
     m.final_info.tokens_used.total_tokens_used = u.total;
     m.final_info.worker_start_time = r->start;
-    m.final_info.worker_end_time = now_s();
+    m.final_info.worker_end_time = clock_unix_f();
     buf dbg;
     buf_init(&dbg, 1024);
     if (r->evidence) {
@@ -298,7 +273,7 @@ static void up_done(void *arg, err_t e) {
             m.final_info.worker_debug = tl_bytes_of(dbg.data, dbg.len);
         }
     }
-    err_t se = send_msg(r->l->c, &cm_proxy_query_answer_part_ex_desc, &m);
+    err_t se = link_send_msg(r->l->c, &cm_proxy_query_answer_part_ex_desc, &m);
     buf_free(&dbg);
     if (se != ERR_OK) {
         LOGW("worker", "final part not sent: %s", err_describe(se));
@@ -375,7 +350,7 @@ static void run_query(wlink *l, const uint8_t *data, size_t n) {
     r->w = w;
     r->l = l;
     memcpy(r->id, q.request_id, 32);
-    r->start = now_s();
+    r->start = clock_unix_f();
     sha256(q.query.p, q.query.len, r->query_hash);
     openai_usage_init(&r->uc, info.stream);
     r->next = w->reqs;
@@ -470,7 +445,7 @@ static void schedule_retry(wlink *l) {
 static void on_handshake_done(err_t e, int32_t code, const uint8_t *data, size_t n, void *arg) {
     wlink *l = arg;
     (void)code;
-    if (e != ERR_OK || n != 4 || msg_id(data) != CM_WORKER_PROXY_HANDSHAKE_COMPLETED_ID) {
+    if (e != ERR_OK || n != 4 || tl_peek_id(data, n) != CM_WORKER_PROXY_HANDSHAKE_COMPLETED_ID) {
         LOGW("worker", "proxy refused the handshake: %s", e ? err_describe(e) : "bad answer");
         if (l->c) {
             link_close(l->c);
@@ -557,7 +532,7 @@ static void l_packet(link_conn *c, const uint8_t *data, size_t n, void *arg) {
     if (l->state != WL_READY || n < 4) {
         return;
     }
-    uint32_t id = msg_id(data);
+    uint32_t id = tl_peek_id(data, n);
     if (id == CM_PROXY_RUN_QUERY_EX_ID) {
         run_query(l, data, n);
     } else if (id == CM_PROXY_QUERY_ANSWER_ERROR_EX_ID) {
