@@ -29,7 +29,7 @@ async function main() {
   await new Promise((r) => fx.server.listen(0, '127.0.0.1', r));
   const upstream = `http://127.0.0.1:${fx.server.address().port}`;
   const state = path.join(tmp, 'up');
-  const up = childProcess.spawn(COCOON, ['up', '--upstream', upstream, '--state', state], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const up = childProcess.spawn(COCOON, ['up', '--registry-file', '--upstream', upstream, '--state', state], { stdio: ['ignore', 'pipe', 'pipe'] });
   started.push(up);
   let upOut = '';
   up.stdout.on('data', (d) => (upOut += d));
