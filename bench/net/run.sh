@@ -102,6 +102,8 @@ EXTRA=()
 for _ in $(seq 300); do grep -q '^api_key:' "$T/up.out" 2>/dev/null && break; sleep 0.1; done
 grep -q '^api_key:' "$T/up.out" || { echo "run.sh: cocoon up did not start" >&2; cat "$T/up.err" >&2; exit 1; }
 BASE="$(sed -n 's/^base_url: //p' "$T/up.out")"
+UPPID="${PIDS[-1]}"
+NGXPID="${PIDS[-2]}"
 KEY="$(sed -n 's/^api_key: //p' "$T/up.out")"
 
 echo "== machine: $(nproc) CPUs, $(uname -r); $(nginx -v 2>&1); cocoon $B"
@@ -136,3 +138,34 @@ for mode in json stream; do
         printf "goal: full-path throughput >= 0.5x one nginx TLS hop: cocoon %.2fx (%s), cocoon-lib %.2fx (%s)\n", ratio, verdict(ratio >= 0.5), ratiol, verdict(ratiol >= 0.5)
     }' "$out"
 done
+
+# Where the CPU goes: each process's user+system time over a throughput run of one target,
+# divided by the answers it served (clock ticks from /proc, so +-10 ms per process).
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+role_of() { tr '\0' ' ' < "/proc/$1/cmdline" | awk '{ print $2 }'; }
+cpu_pass() { # NAME TARGET-SPEC PID:LABEL...
+    local name="$1" spec="$2"; shift 2
+    declare -A before
+    for pl in "$@"; do before[$pl]="$(cpu_ticks "${pl%%:*}")"; done
+    local line
+    line="$("$B/bench/net/net_bench" --requests 1 --warmup 0 --concurrency "$C" --seconds "$S" "$spec" | awk '$1 == "throughput"')"
+    local n hz
+    n="$(echo "$line" | awk '{ print $4 }')"
+    hz="$(getconf CLK_TCK)"
+    printf "%-10s %7d answers:" "$name" "$n"
+    for pl in "$@"; do
+        local d=$(( $(cpu_ticks "${pl%%:*}") - ${before[$pl]} ))
+        awk -v d="$d" -v n="$n" -v hz="$hz" -v l="${pl#*:}" 'BEGIN { printf "  %s %.0f us", l, d / hz * 1e6 / (n ? n : 1) }'
+    done
+    echo
+}
+echo
+echo "== CPU per answer (JSON, $C concurrent, ${S}s each)"
+UPSTREAM_PID="${PIDS[0]}"
+NGX_WORKER="$(pgrep -P "$NGXPID" | head -n1 || true)"
+[ -n "$NGX_WORKER" ] || NGX_WORKER="$(pgrep -f "nginx: worker process" | head -n1 || true)"
+procs=()
+for p in $(pgrep -P "$UPPID"); do procs+=("$p:$(role_of "$p")"); done
+cpu_pass direct "direct,http://127.0.0.1:$UP/v1/chat/completions" "$UPSTREAM_PID:upstream"
+cpu_pass nginx-tls "nginx-tls,https://127.0.0.1:$NGX/v1/chat/completions" "$NGX_WORKER:nginx" "$UPSTREAM_PID:upstream"
+cpu_pass cocoon "cocoon,$BASE/chat/completions,$KEY" "${procs[@]}" "$UPSTREAM_PID:upstream"
