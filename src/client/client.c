@@ -275,30 +275,33 @@ static err_t check_worker(client *cl, creq *r, const cm_http_response *hr, ratls
         memchr(model->value.p, 0, model->value.len)) {
         return err_fail(ERR_MALFORMED, "bad model in the evidence");
     }
-    uint8_t *der = malloc(cert->value.len);
-    size_t dl = 0;
-    if (!der) {
-        return ERR_NOMEM;
-    }
-    err_t e =
-        b64_decode((const char *)cert->value.p, cert->value.len, der, cert->value.len, &dl, false);
-    if (e == ERR_OK) {
-        int64_t now = clock_unix();
-        uint8_t key[32];
-        sha256(der, dl, key);
-        if (cl->worker_certs && ratls_cache_get(cl->worker_certs, key, now, peer)) {
-            /* Signatures were checked when cached; time and policy are re-checked now. */
-            e = peer->not_after < now
-                    ? err_fail(ERR_CERT_EXPIRED, "cached worker certificate expired")
-                    : ratls_policy_check(cl->cfg.worker_policy, peer);
-        } else {
+    /* The cache key is the SHA-256 of the header's text: base64 decoding is deterministic, so
+     * the text names the certificate as well as its DER does, and a known certificate is
+     * neither decoded nor parsed again. */
+    int64_t now = clock_unix();
+    uint8_t key[32];
+    sha256(cert->value.p, cert->value.len, key);
+    err_t e = ERR_OK;
+    if (cl->worker_certs && ratls_cache_get(cl->worker_certs, key, now, peer)) {
+        /* Signatures were checked when cached; time and policy are re-checked now. */
+        e = peer->not_after < now ? err_fail(ERR_CERT_EXPIRED, "cached worker certificate expired")
+                                  : ratls_policy_check(cl->cfg.worker_policy, peer);
+    } else {
+        uint8_t *der = malloc(cert->value.len ? cert->value.len : 1);
+        size_t dl = 0;
+        if (!der) {
+            return ERR_NOMEM;
+        }
+        e = b64_decode((const char *)cert->value.p, cert->value.len, der, cert->value.len, &dl,
+                       false);
+        if (e == ERR_OK) {
             e = ratls_verify_cert(der, dl, cl->cfg.worker_policy, now, peer);
-            if (e == ERR_OK && cl->worker_certs) {
-                ratls_cache_put(cl->worker_certs, key, now, peer);
-            }
+        }
+        free(der);
+        if (e == ERR_OK && cl->worker_certs) {
+            ratls_cache_put(cl->worker_certs, key, now, peer);
         }
     }
-    free(der);
     TRY(e);
     TRY(registry_check_worker_image(cl->cfg.reg, peer->image_hash));
     TRY(registry_check_model(cl->cfg.reg, (const char *)model->value.p, model->value.len));
