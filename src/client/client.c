@@ -23,8 +23,8 @@
 #include "base/cur.h"
 #include "base/log.h"
 #include "crypto/ct.h"
-#include "crypto/rand.h"
 #include "crypto/hash.h"
+#include "crypto/rand.h"
 #include "http/evidence.h"
 #include "http/openai.h"
 #include "http/server.h"
@@ -33,6 +33,7 @@
 #include "net/sock.h"
 #include "proto/limits.h"
 #include "proto/msg.h"
+#include "proto/tl.h"
 #include "ratls/cache.h"
 #include "ratls/cert.h"
 
@@ -104,31 +105,11 @@ void client_config_init(client_config *c) {
     c->require_evidence = true;
 }
 
-static uint32_t msg_id(const uint8_t *d) {
-    return (uint32_t)d[0] | (uint32_t)d[1] << 8 | (uint32_t)d[2] << 16 | (uint32_t)d[3] << 24;
-}
-
 /* First 8 bytes of a request id in hex: the key that ties log lines of one request together
  * (the client's id at the client and proxy, the proxy's id for it at the worker). */
 static const char *rid(const uint8_t id[32], char out[17]) {
-    static const char hx[] = "0123456789abcdef";
-    for (int i = 0; i < 8; i++) {
-        out[2 * i] = hx[id[i] >> 4];
-        out[2 * i + 1] = hx[id[i] & 15];
-    }
-    out[16] = 0;
+    hex_encode(id, 8, out);
     return out;
-}
-
-static err_t send_msg(link_conn *c, const tlo_desc *d, const void *m) {
-    buf b;
-    buf_init(&b, PROTO_FRAME_MAX);
-    err_t e = tlo_encode(&b, d, m);
-    if (e == ERR_OK) {
-        e = link_send_packet(c, b.data, b.len);
-    }
-    buf_free(&b);
-    return e;
 }
 
 /* ---- requests ---- */
@@ -176,7 +157,7 @@ static void on_req_timeout(void *arg) {
         memcpy(m.request_id, r->id, 32);
         m.error_code = 504;
         m.error = tl_bytes_str("timed out");
-        (void)!send_msg(r->l->c, &cm_client_query_answer_error_ex_desc, &m);
+        (void)!link_send_msg(r->l->c, &cm_client_query_answer_error_ex_desc, &m);
     }
     fail_req(r, 504, "request timed out");
 }
@@ -196,7 +177,7 @@ void client_req_cancel(creq *r) {
         memcpy(m.request_id, r->id, 32);
         m.error_code = 499;
         m.error = tl_bytes_str("client went away");
-        err_t e = send_msg(r->l->c, &cm_client_query_answer_error_ex_desc, &m);
+        err_t e = link_send_msg(r->l->c, &cm_client_query_answer_error_ex_desc, &m);
         if (e != ERR_OK) {
             LOGW("client", "cancel not sent: %s", err_describe(e));
         }
@@ -346,7 +327,7 @@ static void cancel_upstream(creq *r, int32_t code, const char *why) {
     memcpy(m.request_id, r->id, 32);
     m.error_code = code;
     m.error = tl_bytes_str(why);
-    if (send_msg(r->l->c, &cm_client_query_answer_error_ex_desc, &m) != ERR_OK) {
+    if (link_send_msg(r->l->c, &cm_client_query_answer_error_ex_desc, &m) != ERR_OK) {
         LOGW("client", "cancel not sent");
     }
 }
@@ -628,7 +609,7 @@ static void l_packet(link_conn *c, const uint8_t *data, size_t n, void *arg) {
     if (l->state != CL_READY || n < 4) {
         return;
     }
-    switch (msg_id(data)) {
+    switch (tl_peek_id(data, n)) {
     case CM_CLIENT_QUERY_ANSWER_EX_ID:
         a_head(l, data, n);
         break;
@@ -639,7 +620,7 @@ static void l_packet(link_conn *c, const uint8_t *data, size_t n, void *arg) {
         a_error(l, data, n);
         break;
     default:
-        LOGD("client", "ignoring message 0x%08x", msg_id(data));
+        LOGD("client", "ignoring message 0x%08x", tl_peek_id(data, n));
     }
 }
 
@@ -1003,7 +984,7 @@ err_t client_submit(client *cl, const char *path, const uint8_t *body, size_t n,
     m.max_tokens = info.max_tokens > INT32_MAX ? INT32_MAX : (int32_t)info.max_tokens;
     m.timeout = cl->cfg.timeout * 0.95;
     memcpy(m.request_id, r->id, 32);
-    e = send_msg(l->c, &cm_client_run_query_ex_desc, &m);
+    e = link_send_msg(l->c, &cm_client_run_query_ex_desc, &m);
     buf_free(&q);
     if (e != ERR_OK) {
         cl->requests--;
