@@ -86,6 +86,9 @@ static int start_localton(localton *lt) {
 }
 
 static void kill9(localton *lt) {
+    if (lt->pid <= 0) {
+        return; /* never signal a process group by mistake */
+    }
     kill(lt->pid, SIGKILL);
     waitpid(lt->pid, NULL, 0);
     close(lt->stdin_fd);
