@@ -548,6 +548,34 @@ static void schedule_retry(clink *l) {
     net_timer_arm(l->retry, l->backoff);
 }
 
+static void on_payment_status(err_t e, int32_t code, const uint8_t *data, size_t n, void *arg) {
+    clink *l = arg;
+    (void)code;
+    cur c;
+    cur_init(&c, data, n);
+    cm_client_payment_status st;
+    if (e == ERR_OK && (e = cm_client_payment_status_decode(&c, &st)) == ERR_OK) {
+        if (cur_left(&c) != 0 || st.db_tokens != 0 || st.max_tokens != 0 ||
+            st.signed_payment.id != CM_PROXY_SIGNED_PAYMENT_EMPTY_ID) {
+            e = err_fail(ERR_MALFORMED,
+                         "payment status (db %lld, max %lld) is not that of an "
+                         "unpaid network (price 0)",
+                         (long long)st.db_tokens, (long long)st.max_tokens);
+        }
+        cm_client_payment_status_free(&st);
+    }
+    if (e != ERR_OK) {
+        LOGW("client", "client.updatePaymentStatus: %s", err_describe(e));
+        if (l->c) {
+            link_close(l->c);
+        }
+        return;
+    }
+    l->state = CL_READY;
+    l->backoff = 0;
+    LOGI("client", "connected to proxy %s", registry_proxy_at(l->cl->cfg.reg, l->idx)->client_addr);
+}
+
 static void on_connected(err_t e, int32_t code, const uint8_t *data, size_t n, void *arg) {
     clink *l = arg;
     (void)code;
@@ -567,9 +595,16 @@ static void on_connected(err_t e, int32_t code, const uint8_t *data, size_t n, v
         link_close(l->c);
         return;
     }
-    l->state = CL_READY;
-    l->backoff = 0;
-    LOGI("client", "connected to proxy %s", registry_proxy_at(l->cl->cfg.reg, l->idx)->client_addr);
+    /* Ask for the payment status before sending work (reference §5: the client polls it). At
+     * price 0 a proxy owes no voucher and counts nothing; anything else is not a proxy this
+     * client can reconcile with. */
+    uint8_t q[4];
+    for (int i = 0; i < 4; i++) {
+        q[i] = (uint8_t)(CM_CLIENT_UPDATE_PAYMENT_STATUS_ID >> (8 * i));
+    }
+    if (link_query(l->c, q, sizeof(q), 30000, on_payment_status, l) != ERR_OK) {
+        link_close(l->c);
+    }
 }
 
 static void l_ready(link_conn *c, const ratls_peer *peer, void *arg) {

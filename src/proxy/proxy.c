@@ -568,6 +568,41 @@ static void w_query(link_conn *c, uint64_t qid, const uint8_t *data, size_t n, v
              w->model, w->coefficient, w->max_active);
         return;
     }
+    /* Payments at price 0 (reference §1.7 step 4, §2.4): nothing is owed either way, so the
+     * proxy signs nothing and its counters are zero. A worker claiming tokens we never committed
+     * gets error_code 1 (the reference's "the worker knows more"), not a crash as in the
+     * reference, and the claim is logged. */
+    if (id == CM_WORKER_COMPARE_BALANCE_WITH_PROXY_ID && w->model[0] && !w->ready) {
+        cm_worker_compare_balance_with_proxy m;
+        if (cm_worker_compare_balance_with_proxy_decode(&cu, &m) != ERR_OK || cur_left(&cu) != 0) {
+            link_close(c);
+            return;
+        }
+        cm_worker_compare_balance_with_proxy_result a;
+        memset(&a, 0, sizeof(a));
+        a.signed_payment.id = CM_PROXY_SIGNED_PAYMENT_EMPTY_ID;
+        if (m.tokens_committed_to_blockchain > 0 || m.tokens_committed_to_db > 0 ||
+            m.max_tokens > 0) {
+            a.error_code = 1;
+            LOGW("proxy",
+                 "worker %s claims tokens this proxy never committed (chain %lld, db %lld)",
+                 link_peer_addr(c), (long long)m.tokens_committed_to_blockchain,
+                 (long long)m.tokens_committed_to_db);
+        }
+        if (answer_msg(c, qid, &cm_worker_compare_balance_with_proxy_result_desc, &a) != ERR_OK) {
+            link_close(c);
+        }
+        return;
+    }
+    if (id == CM_WORKER_UPDATE_PAYMENT_STATUS_ID && w->model[0] && n == 4) {
+        cm_worker_payment_status a;
+        memset(&a, 0, sizeof(a));
+        a.signed_payment.id = CM_PROXY_SIGNED_PAYMENT_EMPTY_ID;
+        if (answer_msg(c, qid, &cm_worker_payment_status_desc, &a) != ERR_OK) {
+            link_close(c);
+        }
+        return;
+    }
     if (link_answer_error(c, qid, 400, "unexpected query") != ERR_OK) {
         link_close(c);
     }
@@ -813,6 +848,12 @@ static void c_query(link_conn *c, uint64_t qid, const uint8_t *data, size_t n, v
         }
     } else if (id == CM_CLIENT_GET_WORKER_TYPES_V2_ID && cl->ready && n == 4) {
         e = worker_types(p, c, qid);
+    } else if (id == CM_CLIENT_UPDATE_PAYMENT_STATUS_ID && cl->ready && n == 4) {
+        /* Price 0 until payments land: no voucher, zero counters. */
+        cm_client_payment_status a;
+        memset(&a, 0, sizeof(a));
+        a.signed_payment.id = CM_PROXY_SIGNED_PAYMENT_EMPTY_ID;
+        e = answer_msg(c, qid, &cm_client_payment_status_desc, &a);
     } else {
         e = err_fail(ERR_BAD_STATE, "unexpected query 0x%08x", id);
     }

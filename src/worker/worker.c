@@ -458,6 +458,48 @@ static void on_handshake_done(err_t e, int32_t code, const uint8_t *data, size_t
          registry_proxy_at(l->w->cfg.reg, l->idx)->worker_addr);
 }
 
+/* The proxy's side of the balance comparison: with nothing paid yet, a proxy that reports
+ * committed tokens, a voucher, or an error is not one this worker can reconcile with. */
+static void on_balance_compared(err_t e, int32_t code, const uint8_t *data, size_t n, void *arg) {
+    wlink *l = arg;
+    (void)code;
+    cur c;
+    cur_init(&c, data, n);
+    cm_worker_compare_balance_with_proxy_result r;
+    if (e == ERR_OK) {
+        e = cm_worker_compare_balance_with_proxy_result_decode(&c, &r);
+        if (e == ERR_OK) {
+            if (cur_left(&c) != 0 || r.error_code != 0 || r.tokens_committed_to_db != 0 ||
+                r.max_tokens != 0 || r.signed_payment.id != CM_PROXY_SIGNED_PAYMENT_EMPTY_ID) {
+                e = err_fail(ERR_MALFORMED,
+                             "proxy balance (db %lld, max %lld, error %d) is not "
+                             "the zero balance of an unpaid worker",
+                             (long long)r.tokens_committed_to_db, (long long)r.max_tokens,
+                             r.error_code);
+            }
+            cm_worker_compare_balance_with_proxy_result_free(&r);
+        }
+    }
+    if (e != ERR_OK) {
+        LOGW("worker", "balance comparison with the proxy failed: %s", err_describe(e));
+        if (l->c) {
+            link_close(l->c);
+        }
+        return;
+    }
+    cm_worker_proxy_handshake_complete hc = {false};
+    buf b;
+    buf_init(&b, 1024);
+    e = cm_worker_proxy_handshake_complete_encode(&b, &hc);
+    if (e == ERR_OK) {
+        e = link_query(l->c, b.data, b.len, WORKER_QUERY_MS, on_handshake_done, l);
+    }
+    buf_free(&b);
+    if (e != ERR_OK) {
+        link_close(l->c);
+    }
+}
+
 static void on_connected(err_t e, int32_t code, const uint8_t *data, size_t n, void *arg) {
     wlink *l = arg;
     (void)code;
@@ -477,13 +519,14 @@ static void on_connected(err_t e, int32_t code, const uint8_t *data, size_t n, v
         return;
     }
     cm_worker_connected_to_proxy_free(&m);
-    /* The balance comparison (§1.7 step 4) starts with payments; price is 0 until then. */
-    cm_worker_proxy_handshake_complete hc = {false};
+    /* §1.7 step 4: compare balances (rollback detection). Price is 0 until payments land, so
+     * this worker has never been paid: it claims nothing and expects nothing. */
+    cm_worker_compare_balance_with_proxy q = {0, 0, 0};
     buf b;
     buf_init(&b, 1024);
-    e = cm_worker_proxy_handshake_complete_encode(&b, &hc);
+    e = cm_worker_compare_balance_with_proxy_encode(&b, &q);
     if (e == ERR_OK) {
-        e = link_query(l->c, b.data, b.len, WORKER_QUERY_MS, on_handshake_done, l);
+        e = link_query(l->c, b.data, b.len, WORKER_QUERY_MS, on_balance_compared, l);
     }
     buf_free(&b);
     if (e != ERR_OK) {
