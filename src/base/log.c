@@ -6,6 +6,7 @@
 #include <time.h>
 
 static log_level_t g_level = LOG_INFO;
+static log_format_t g_format = LOG_FORMAT_TEXT;
 
 void log_set_level(log_level_t level) {
     g_level = level;
@@ -13,6 +14,10 @@ void log_set_level(log_level_t level) {
 
 log_level_t log_get_level(void) {
     return g_level;
+}
+
+void log_set_format(log_format_t f) {
+    g_format = f;
 }
 
 int log_level_parse(const char *s) {
@@ -25,25 +30,88 @@ int log_level_parse(const char *s) {
     return -1;
 }
 
+int log_format_parse(const char *s) {
+    if (strcmp(s, "text") == 0) {
+        return LOG_FORMAT_TEXT;
+    }
+    if (strcmp(s, "json") == 0) {
+        return LOG_FORMAT_JSON;
+    }
+    return -1;
+}
+
+/* Appends s as the body of a JSON string (RFC 8259 §7) to out[*n..cap), truncating cleanly. */
+static void json_escape(char *out, size_t cap, size_t *n, const char *s, size_t len) {
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < len && *n + 7 < cap; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            out[(*n)++] = '\\';
+            out[(*n)++] = (char)c;
+        } else if (c < 0x20) {
+            out[(*n)++] = '\\';
+            out[(*n)++] = 'u';
+            out[(*n)++] = '0';
+            out[(*n)++] = '0';
+            out[(*n)++] = hex[c >> 4];
+            out[(*n)++] = hex[c & 15];
+        } else {
+            out[(*n)++] = (char)c;
+        }
+    }
+}
+
+/* `key=value` tokens of the request-id kind ("req=", "wreq=") become fields of their own, so a
+ * log pipeline can follow one request across client, proxy and worker. */
+static void json_ids(char *out, size_t cap, size_t *n, const char *msg) {
+    static const char *const keys[] = {"req=", "wreq="};
+    for (size_t k = 0; k < 2; k++) {
+        const char *p = msg;
+        while ((p = strstr(p, keys[k])) != NULL) {
+            if (p != msg && p[-1] != ' ') {
+                p++;
+                continue;
+            }
+            const char *v = p + strlen(keys[k]);
+            size_t vl = strspn(v, "0123456789abcdef");
+            if (vl > 0 && vl <= 64 && *n + vl + 16 < cap) {
+                *n += (size_t)snprintf(out + *n, cap - *n, ",\"%.*s\":\"%.*s\"",
+                                       (int)(strlen(keys[k]) - 1), keys[k], (int)vl, v);
+            }
+            break;
+        }
+    }
+}
+
 void log_msg(log_level_t level, const char *module, const char *fmt, ...) {
     static const char *const tags[] = {"DEBUG", "INFO", "WARN", "ERROR"};
+    static const char *const names[] = {"debug", "info", "warn", "error"};
     if (level < g_level || level >= LOG_OFF) {
         return;
     }
-    char line[1024];
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
     struct timespec ts;
     struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
-    int n = snprintf(line, sizeof(line),
-                     "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s %s: ", tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                     ts.tv_nsec / 1000000, tags[level], module);
-    va_list ap;
-    va_start(ap, fmt);
-    if (n > 0 && (size_t)n < sizeof(line)) {
-        vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+    char stamp[96];
+    snprintf(stamp, sizeof(stamp), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+    if (g_format == LOG_FORMAT_TEXT) {
+        fprintf(stderr, "%s %-5s %s: %s\n", stamp, tags[level], module, msg);
+        return;
     }
-    va_end(ap);
-    fprintf(stderr, "%s\n", line);
+    char line[3 * 1024];
+    size_t n = (size_t)snprintf(line, sizeof(line), "{\"ts\":\"%s\",\"level\":\"%s\",\"module\":\"",
+                                stamp, names[level]);
+    json_escape(line, sizeof(line), &n, module, strlen(module));
+    n += (size_t)snprintf(line + n, sizeof(line) - n, "\"");
+    json_ids(line, sizeof(line), &n, msg);
+    n += (size_t)snprintf(line + n, sizeof(line) - n, ",\"msg\":\"");
+    json_escape(line, sizeof(line), &n, msg, strlen(msg));
+    fprintf(stderr, "%.*s\"}\n", (int)n, line);
 }

@@ -20,6 +20,7 @@ static void usage(FILE *f) {
                "         [--timeout SEC] [--max-coefficient N] [--owner ADDR] [--test]\n"
                "         [--no-evidence]\n"
                "         [--ready-file FILE] [--config FILE.json] [--provider fake|tdx|none]\n"
+               "         [--log-format text|json] [--log-level LEVEL]\n"
                "         [--fake-ca DIR] [--fake-config FILE]\n"
                "Serves the OpenAI API on HTTP (default 127.0.0.1, any free port). The ready file\n"
                "gets the HTTP port once a proxy connection is ready.\n");
@@ -60,6 +61,8 @@ int cmd_client(int argc, char **argv) {
     static const struct option opts[] = {{"registry", required_argument, NULL, 0},
                                          {"registry-refresh", required_argument, NULL, 0},
                                          {"ready-file", required_argument, NULL, 0},
+                                         {"log-format", required_argument, NULL, 0},
+                                         {"log-level", required_argument, NULL, 0},
                                          {"provider", required_argument, NULL, 0},
                                          {"fake-ca", required_argument, NULL, 0},
                                          {"fake-config", required_argument, NULL, 0},

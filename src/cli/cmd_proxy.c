@@ -19,6 +19,7 @@ static void usage(FILE *f) {
     fprintf(f, "usage: cocoon proxy --registry FILE|chain:URL#ROOT [--worker-listen HOST:PORT]\n"
                "         [--client-listen HOST:PORT] [--difficulty N] [--max-attempts N]\n"
                "         [--max-client-active N] [--stats-listen HOST:PORT] [--ready-file FILE]\n"
+               "         [--log-format text|json] [--log-level LEVEL]\n"
                "         [--config FILE.json] [--fault usage|body (tests: alter answers)]\n"
                "         [--provider fake|tdx|none] [--fake-ca DIR] [--fake-config FILE] [--test]\n"
                "The ready file gets \"WORKER_PORT CLIENT_PORT\" once both ports listen.\n");
@@ -54,6 +55,8 @@ int cmd_proxy(int argc, char **argv) {
     static const struct option opts[] = {{"registry", required_argument, NULL, 0},
                                          {"registry-refresh", required_argument, NULL, 0},
                                          {"ready-file", required_argument, NULL, 0},
+                                         {"log-format", required_argument, NULL, 0},
+                                         {"log-level", required_argument, NULL, 0},
                                          {"provider", required_argument, NULL, 0},
                                          {"fake-ca", required_argument, NULL, 0},
                                          {"fake-config", required_argument, NULL, 0},

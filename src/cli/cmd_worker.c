@@ -21,6 +21,7 @@ static void usage(FILE *f) {
                "         [--max-active N] [--builtin-sessions N] [--builtin-threads N]\n"
                "         [--max-tokens N] [--owner ADDR] [--test] [--stats-listen HOST:PORT]\n"
                "         [--ready-file FILE]\n"
+               "         [--log-format text|json] [--log-level LEVEL]\n"
                "         [--config FILE.json] [--provider fake|tdx|none] [--fake-ca DIR]\n"
                "         [--fake-config FILE]\n"
                "The ready file gets \"ready\" once a proxy has registered the worker.\n");
@@ -65,6 +66,8 @@ int cmd_worker(int argc, char **argv) {
     static const struct option opts[] = {{"registry", required_argument, NULL, 0},
                                          {"registry-refresh", required_argument, NULL, 0},
                                          {"ready-file", required_argument, NULL, 0},
+                                         {"log-format", required_argument, NULL, 0},
+                                         {"log-level", required_argument, NULL, 0},
                                          {"provider", required_argument, NULL, 0},
                                          {"fake-ca", required_argument, NULL, 0},
                                          {"fake-config", required_argument, NULL, 0},

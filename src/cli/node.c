@@ -47,6 +47,22 @@ int node_opt(node_opts *o, const char *name, const char *value) {
         o->ready_file = value;
         return 1;
     }
+    if (strcmp(name, "log-format") == 0) {
+        int f = log_format_parse(value);
+        if (f < 0) {
+            return -1;
+        }
+        log_set_format((log_format_t)f);
+        return 1;
+    }
+    if (strcmp(name, "log-level") == 0) {
+        int l = log_level_parse(value);
+        if (l < 0) {
+            return -1;
+        }
+        log_set_level((log_level_t)l);
+        return 1;
+    }
     return 0;
 }
 

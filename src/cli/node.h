@@ -55,7 +55,7 @@ typedef struct {
 
 void node_opts_init(node_opts *o, const char *role);
 /* Common options: --provider, --fake-ca, --fake-config, --registry, --registry-refresh,
- * --ready-file. Returns 1
+ * --ready-file, --log-format text|json, --log-level debug|info|warn|error. Returns 1
  * when the option was one of these (and consumed optarg), 0 when not, -1 on a bad value. */
 int node_opt(node_opts *o, const char *name, const char *value);
 /* Loop, provider, certificate rotor and registry (read once here; a chain registry is then
