@@ -34,8 +34,7 @@
 
 #define FILE_MAX (1u << 20)
 
-static void usage(FILE *f)
-{
+static void usage(FILE *f) {
     fprintf(f,
             "usage: cocoon attest gen-cert --provider fake|tdx|none --out PREFIX [--valid HOURS]\n"
             "                              [--fake-ca DIR] [--fake-config FILE]\n"
@@ -60,8 +59,7 @@ static void usage(FILE *f)
             "or the policy names it; otherwise Intel's root.\n");
 }
 
-static void mkdir_parents(const char *path)
-{
+static void mkdir_parents(const char *path) {
     char tmp[4096];
     snprintf(tmp, sizeof(tmp), "%s", path);
     for (char *p = tmp + 1; *p; p++) {
@@ -73,14 +71,16 @@ static void mkdir_parents(const char *path)
     }
 }
 
-static int gen_cert(int argc, char **argv)
-{
-    static const struct option opts[] = {
-        {"provider", required_argument, NULL, 'p'}, {"out", required_argument, NULL, 'o'},
-        {"valid", required_argument, NULL, 'v'},    {"fake-ca", required_argument, NULL, 'c'},
-        {"fake-config", required_argument, NULL, 'f'}, {"tsm-dir", required_argument, NULL, 't'},
-        {"rtmr-dir", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+static int gen_cert(int argc, char **argv) {
+    static const struct option opts[] = {{"provider", required_argument, NULL, 'p'},
+                                         {"out", required_argument, NULL, 'o'},
+                                         {"valid", required_argument, NULL, 'v'},
+                                         {"fake-ca", required_argument, NULL, 'c'},
+                                         {"fake-config", required_argument, NULL, 'f'},
+                                         {"tsm-dir", required_argument, NULL, 't'},
+                                         {"rtmr-dir", required_argument, NULL, 'r'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     attest_provider_config pc;
     memset(&pc, 0, sizeof(pc));
     const char *provider = NULL;
@@ -182,20 +182,18 @@ static int gen_cert(int argc, char **argv)
 
 /* A PEM file starts with its armour (after optional whitespace); a quote merely contains
  * PEM certificates inside its certification data. */
-static int looks_like_pem(const buf *b)
-{
+static int looks_like_pem(const buf *b) {
     static const char tag[] = "-----BEGIN CERTIFICATE-----";
     size_t i = 0;
-    while (i < b->len && (b->data[i] == ' ' || b->data[i] == '\n' || b->data[i] == '\r' ||
-                          b->data[i] == '\t')) {
+    while (i < b->len &&
+           (b->data[i] == ' ' || b->data[i] == '\n' || b->data[i] == '\r' || b->data[i] == '\t')) {
         i++;
     }
     return b->len - i >= sizeof(tag) - 1 && memcmp(b->data + i, tag, sizeof(tag) - 1) == 0;
 }
 
 /* A certificate file (PEM, or DER that parses as one) into DER; ERR_NOT_FOUND if it is neither. */
-static err_t as_cert_der(const buf *file, buf *der)
-{
+static err_t as_cert_der(const buf *file, buf *der) {
     if (looks_like_pem(file)) {
         return ratls_cert_pem_to_der(file->data, file->len, der);
     }
@@ -209,8 +207,7 @@ static err_t as_cert_der(const buf *file, buf *der)
     return buf_append(der, file->data, file->len);
 }
 
-static void print_time(const char *key, int64_t t)
-{
+static void print_time(const char *key, int64_t t) {
     struct tm tm;
     time_t tt = (time_t)t;
     char s[64] = "?";
@@ -220,8 +217,7 @@ static void print_time(const char *key, int64_t t)
     printf("%s: %s\n", key, s);
 }
 
-static int show(int argc, char **argv)
-{
+static int show(int argc, char **argv) {
     if (argc != 2 || argv[1][0] == '-') {
         usage(argc == 2 && strcmp(argv[1], "--help") == 0 ? stdout : stderr);
         return argc == 2 && strcmp(argv[1], "--help") == 0 ? 0 : 2;
@@ -284,8 +280,7 @@ out:
     return rc;
 }
 
-static void print_meas(const quote *q)
-{
+static void print_meas(const quote *q) {
     uint8_t h[32];
     quote_image_hash(q, h);
     cli_print_hex(stdout, "image_hash", h, 32);
@@ -304,16 +299,27 @@ static void print_meas(const quote *q)
     }
 }
 
-static int64_t fixed_clock(void *ctx)
-{
+static int64_t fixed_clock(void *ctx) {
     return *(const int64_t *)ctx;
 }
 
 /* verify --quote: the full DCAP evaluation (attest/dcap.h). */
+
+/* The root quotes are checked against: Intel's, or the fake CA's in fake_dir (which then stays
+ * open in *ca for the caller to free). */
+static err_t pinned_root(const char *fake_dir, int64_t now, fake_ca **ca, const uint8_t **root) {
+    *root = ATTEST_INTEL_ROOT_PUB;
+    if (!fake_dir) {
+        return ERR_OK;
+    }
+    TRY(fake_ca_open(fake_dir, now, ca));
+    *root = fake_ca_root_pub(*ca);
+    return ERR_OK;
+}
+
 static int verify_quote(const char *quote_file, const char *coll_file, const char *pccs_url,
                         const char *pccs_cache, const char *time_s, const char *fake_dir,
-                        const char *accept)
-{
+                        const char *accept) {
     if (!coll_file == !pccs_url) {
         fprintf(stderr,
                 "cocoon attest: verify --quote needs --collateral FILE|DIR or --pccs URL\n");
@@ -340,14 +346,11 @@ static int verify_quote(const char *quote_file, const char *coll_file, const cha
         rc = 2;
         goto out;
     }
-    const uint8_t *root = ATTEST_INTEL_ROOT_PUB;
-    if (fake_dir) {
-        if ((e = fake_ca_open(fake_dir, now, &ca)) != ERR_OK) {
-            cli_fail("attest", e, fake_dir);
-            rc = 2;
-            goto out;
-        }
-        root = fake_ca_root_pub(ca);
+    const uint8_t *root = NULL;
+    if ((e = pinned_root(fake_dir, now, &ca, &root)) != ERR_OK) {
+        cli_fail("attest", e, fake_dir);
+        rc = 2;
+        goto out;
     }
     if (coll_file && (e = collateral_load(coll_file, &c)) != ERR_OK) {
         cli_fail("attest", e, coll_file);
@@ -418,8 +421,7 @@ out:
  * "PATH<TAB>ok<TAB>STATUS", "PATH<TAB>rejected<TAB>ERROR" or "PATH<TAB>unreadable<TAB>ERROR".
  * For differential tests and batch audits; exit 2 only if LIST or the collateral is unreadable. */
 static int verify_batch(const char *list_file, const char *coll_file, const char *time_s,
-                        const char *fake_dir, const char *accept)
-{
+                        const char *fake_dir, const char *accept) {
     buf list;
     buf qb;
     buf_init(&list, (size_t)16 << 20);
@@ -451,14 +453,11 @@ static int verify_batch(const char *list_file, const char *coll_file, const char
         rc = 2;
         goto out;
     }
-    const uint8_t *root = ATTEST_INTEL_ROOT_PUB;
-    if (fake_dir) {
-        if ((e = fake_ca_open(fake_dir, now, &ca)) != ERR_OK) {
-            cli_fail("attest", e, fake_dir);
-            rc = 2;
-            goto out;
-        }
-        root = fake_ca_root_pub(ca);
+    const uint8_t *root = NULL;
+    if ((e = pinned_root(fake_dir, now, &ca, &root)) != ERR_OK) {
+        cli_fail("attest", e, fake_dir);
+        rc = 2;
+        goto out;
     }
     for (char *line = (char *)list.data, *next; *line; line = next) {
         next = line + strcspn(line, "\n");
@@ -494,8 +493,7 @@ out:
     return rc;
 }
 
-static int eventlog_cmd(int argc, char **argv)
-{
+static int eventlog_cmd(int argc, char **argv) {
     static const struct option opts[] = {{"log", required_argument, NULL, 'l'},
                                          {"table", required_argument, NULL, 't'},
                                          {"quote", required_argument, NULL, 'q'},
@@ -581,17 +579,15 @@ out:
     return rc;
 }
 
-static int verify(int argc, char **argv)
-{
+static int verify(int argc, char **argv) {
     static const struct option opts[] = {
-        {"cert", required_argument, NULL, 'c'},   {"policy", required_argument, NULL, 'p'},
-        {"fake-ca", required_argument, NULL, 'f'}, {"allow-debug", no_argument, NULL, 'd'},
-        {"at", required_argument, NULL, 'a'},     {"help", no_argument, NULL, 'h'},
-        {"quote", required_argument, NULL, 'q'},  {"collateral", required_argument, NULL, 'C'},
-        {"time", required_argument, NULL, 't'},   {"accept", required_argument, NULL, 'A'},
-        {"pccs", required_argument, NULL, 'P'},   {"pccs-cache", required_argument, NULL, 'K'},
-        {"quotes-from", required_argument, NULL, 'L'},
-        {NULL, 0, NULL, 0}};
+        {"cert", required_argument, NULL, 'c'},        {"policy", required_argument, NULL, 'p'},
+        {"fake-ca", required_argument, NULL, 'f'},     {"allow-debug", no_argument, NULL, 'd'},
+        {"at", required_argument, NULL, 'a'},          {"help", no_argument, NULL, 'h'},
+        {"quote", required_argument, NULL, 'q'},       {"collateral", required_argument, NULL, 'C'},
+        {"time", required_argument, NULL, 't'},        {"accept", required_argument, NULL, 'A'},
+        {"pccs", required_argument, NULL, 'P'},        {"pccs-cache", required_argument, NULL, 'K'},
+        {"quotes-from", required_argument, NULL, 'L'}, {NULL, 0, NULL, 0}};
     const char *quote_file = NULL;
     const char *coll_file = NULL;
     const char *pccs_url = NULL;
@@ -727,8 +723,7 @@ out:
     return rc;
 }
 
-int cmd_attest(int argc, char **argv)
-{
+int cmd_attest(int argc, char **argv) {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

@@ -21,8 +21,6 @@
 #include "proto/pow.h"
 #include "ratls/tls.h"
 
-static fixture F;
-
 typedef struct {
     net_loop *loop;
     ratls_identity sid;
@@ -45,10 +43,7 @@ typedef struct {
 } world;
 
 static void make_identity(ratls_identity *id) {
-    ratls_identity_init(id);
-    assert_int_equal(ed25519_generate(&id->key), ERR_OK);
-    assert_int_equal(fixture_cert(&F, &id->key, &id->key, F.now, F.now + 3600, &id->cert_der),
-                     ERR_OK);
+    assert_int_equal(fixture_identity(&F, id), ERR_OK);
 }
 
 static void s_ready(link_conn *c, const ratls_peer *peer, void *arg) {
@@ -574,17 +569,6 @@ static void test_full_verification_with_collateral(void **state) {
     collateral_free(revoked);
 }
 
-static int setup(void **state) {
-    (void)state;
-    return fixture_open(&F, 0x10000000);
-}
-
-static int teardown(void **state) {
-    (void)state;
-    fixture_close(&F);
-    return 0;
-}
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_attested_link_query_and_packets),
@@ -598,5 +582,5 @@ int main(void) {
         cmocka_unit_test(test_rotation_keeps_live_links),
         cmocka_unit_test(test_full_verification_with_collateral),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, fixture_group_setup, fixture_group_teardown);
 }

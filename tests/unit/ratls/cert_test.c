@@ -14,19 +14,6 @@
 #include "fixture.h"
 #include "ratls/claims.h"
 
-static fixture F;
-
-static int setup(void **state) {
-    (void)state;
-    return fixture_open(&F, 0x10000000);
-}
-
-static int teardown(void **state) {
-    (void)state;
-    fixture_close(&F);
-    return 0;
-}
-
 static void honest(ed25519_key *k, buf *der) {
     assert_int_equal(ed25519_generate(k), ERR_OK);
     buf_init(der, RATLS_CERT_MAX);
@@ -380,5 +367,5 @@ int main(void) {
         cmocka_unit_test(test_claims_must_name_the_certificate_key),
         cmocka_unit_test(test_policy_json),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, fixture_group_setup, fixture_group_teardown);
 }

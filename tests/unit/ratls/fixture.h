@@ -82,4 +82,26 @@ static inline err_t fixture_cert(fixture *f, const ed25519_key *key, const ed255
     return e;
 }
 
+/* A certificate with an honest quote for a fresh key, valid for an hour from f->now. */
+static inline err_t fixture_identity(fixture *f, ratls_identity *id) {
+    ratls_identity_init(id);
+    err_t e = ed25519_generate(&id->key);
+    return e != ERR_OK ? e
+                       : fixture_cert(f, &id->key, &id->key, f->now, f->now + 3600, &id->cert_der);
+}
+
+/* The group fixture of a test program: one fake CA and TD for all its tests. */
+static fixture F;
+
+static inline int fixture_group_setup(void **state) {
+    (void)state;
+    return fixture_open(&F, 0x10000000);
+}
+
+static inline int fixture_group_teardown(void **state) {
+    (void)state;
+    fixture_close(&F);
+    return 0;
+}
+
 #endif

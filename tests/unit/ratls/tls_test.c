@@ -12,24 +12,8 @@
 #include "fixture.h"
 #include "ratls/tls.h"
 
-static fixture F;
-
-static int setup(void **state) {
-    (void)state;
-    return fixture_open(&F, 0x10000000);
-}
-
-static int teardown(void **state) {
-    (void)state;
-    fixture_close(&F);
-    return 0;
-}
-
 static void make_identity(ratls_identity *id) {
-    ratls_identity_init(id);
-    assert_int_equal(ed25519_generate(&id->key), ERR_OK);
-    assert_int_equal(fixture_cert(&F, &id->key, &id->key, F.now, F.now + 3600, &id->cert_der),
-                     ERR_OK);
+    assert_int_equal(fixture_identity(&F, id), ERR_OK);
 }
 
 typedef struct {
@@ -278,5 +262,5 @@ int main(void) {
         cmocka_unit_test(test_rotation_keeps_live_connections),
         cmocka_unit_test(test_cache_skips_repeat_verification_but_not_policy),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, fixture_group_setup, fixture_group_teardown);
 }
