@@ -58,14 +58,7 @@ int cmd_client(int argc, char **argv) {
     if (node_expand_config("client", &argc, &argv) != 0) {
         return 2;
     }
-    static const struct option opts[] = {{"registry", required_argument, NULL, 0},
-                                         {"registry-refresh", required_argument, NULL, 0},
-                                         {"ready-file", required_argument, NULL, 0},
-                                         {"log-format", required_argument, NULL, 0},
-                                         {"log-level", required_argument, NULL, 0},
-                                         {"provider", required_argument, NULL, 0},
-                                         {"fake-ca", required_argument, NULL, 0},
-                                         {"fake-config", required_argument, NULL, 0},
+    static const struct option opts[] = {NODE_LONG_OPTIONS,
                                          {"listen", required_argument, NULL, 0},
                                          {"api-key-file", required_argument, NULL, 0},
                                          {"timeout", required_argument, NULL, 0},
@@ -80,26 +73,17 @@ int cmd_client(int argc, char **argv) {
     client_config cc;
     client_config_init(&cc);
     const char *key_file = NULL;
-    int c, idx;
     long v;
+    const char *name = NULL;
+    int rc = 0;
     optind = 0;
-    while ((c = getopt_long(argc, argv, "", opts, &idx)) != -1) {
-        if (c == 'h') {
-            usage(stdout);
-            return 0;
+    for (;;) {
+        int k = node_getopt(argc, argv, opts, &no, usage, &name, &rc);
+        if (k == NODE_OPT_END) {
+            break;
         }
-        if (c != 0) {
-            usage(stderr);
-            return 2;
-        }
-        const char *name = opts[idx].name;
-        int r = node_opt(&no, name, optarg);
-        if (r < 0) {
-            fprintf(stderr, "cocoon client: bad --%s\n", name);
-            return 2;
-        }
-        if (r == 1) {
-            continue;
+        if (k == NODE_OPT_EXIT) {
+            return rc;
         }
         if (strcmp(name, "listen") == 0) {
             cc.http_listen = optarg;

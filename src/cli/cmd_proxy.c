@@ -52,14 +52,7 @@ int cmd_proxy(int argc, char **argv) {
     if (node_expand_config("proxy", &argc, &argv) != 0) {
         return 2;
     }
-    static const struct option opts[] = {{"registry", required_argument, NULL, 0},
-                                         {"registry-refresh", required_argument, NULL, 0},
-                                         {"ready-file", required_argument, NULL, 0},
-                                         {"log-format", required_argument, NULL, 0},
-                                         {"log-level", required_argument, NULL, 0},
-                                         {"provider", required_argument, NULL, 0},
-                                         {"fake-ca", required_argument, NULL, 0},
-                                         {"fake-config", required_argument, NULL, 0},
+    static const struct option opts[] = {NODE_LONG_OPTIONS,
                                          {"worker-listen", required_argument, NULL, 0},
                                          {"client-listen", required_argument, NULL, 0},
                                          {"difficulty", required_argument, NULL, 0},
@@ -75,26 +68,17 @@ int cmd_proxy(int argc, char **argv) {
     const char *stats_listen = NULL;
     proxy_config pc;
     proxy_config_init(&pc);
-    int c, idx;
     long v;
+    const char *name = NULL;
+    int rc = 0;
     optind = 0;
-    while ((c = getopt_long(argc, argv, "", opts, &idx)) != -1) {
-        if (c == 'h') {
-            usage(stdout);
-            return 0;
+    for (;;) {
+        int k = node_getopt(argc, argv, opts, &no, usage, &name, &rc);
+        if (k == NODE_OPT_END) {
+            break;
         }
-        if (c != 0) {
-            usage(stderr);
-            return 2;
-        }
-        const char *name = opts[idx].name;
-        int r = node_opt(&no, name, optarg);
-        if (r < 0) {
-            fprintf(stderr, "cocoon proxy: bad --%s\n", name);
-            return 2;
-        }
-        if (r == 1) {
-            continue;
+        if (k == NODE_OPT_EXIT) {
+            return rc;
         }
         if (strcmp(name, "worker-listen") == 0) {
             pc.worker_listen = optarg;

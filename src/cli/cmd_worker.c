@@ -63,14 +63,7 @@ int cmd_worker(int argc, char **argv) {
     if (node_expand_config("worker", &argc, &argv) != 0) {
         return 2;
     }
-    static const struct option opts[] = {{"registry", required_argument, NULL, 0},
-                                         {"registry-refresh", required_argument, NULL, 0},
-                                         {"ready-file", required_argument, NULL, 0},
-                                         {"log-format", required_argument, NULL, 0},
-                                         {"log-level", required_argument, NULL, 0},
-                                         {"provider", required_argument, NULL, 0},
-                                         {"fake-ca", required_argument, NULL, 0},
-                                         {"fake-config", required_argument, NULL, 0},
+    static const struct option opts[] = {NODE_LONG_OPTIONS,
                                          {"model", required_argument, NULL, 0},
                                          {"upstream", required_argument, NULL, 0},
                                          {"coefficient", required_argument, NULL, 0},
@@ -88,26 +81,17 @@ int cmd_worker(int argc, char **argv) {
     const char *stats_listen = NULL;
     worker_config wc;
     worker_config_init(&wc);
-    int c, idx;
     long v;
+    const char *name = NULL;
+    int rc = 0;
     optind = 0;
-    while ((c = getopt_long(argc, argv, "", opts, &idx)) != -1) {
-        if (c == 'h') {
-            usage(stdout);
-            return 0;
+    for (;;) {
+        int k = node_getopt(argc, argv, opts, &no, usage, &name, &rc);
+        if (k == NODE_OPT_END) {
+            break;
         }
-        if (c != 0) {
-            usage(stderr);
-            return 2;
-        }
-        const char *name = opts[idx].name;
-        int r = node_opt(&no, name, optarg);
-        if (r < 0) {
-            fprintf(stderr, "cocoon worker: bad --%s\n", name);
-            return 2;
-        }
-        if (r == 1) {
-            continue;
+        if (k == NODE_OPT_EXIT) {
+            return rc;
         }
         if (strcmp(name, "model") == 0) {
             wc.model = optarg;

@@ -66,6 +66,37 @@ int node_opt(node_opts *o, const char *name, const char *value) {
     return 0;
 }
 
+int node_getopt(int argc, char **argv, const struct option *opts, node_opts *no,
+                void (*usage)(FILE *), const char **name, int *rc) {
+    for (;;) {
+        int idx = 0;
+        int c = getopt_long(argc, argv, "", opts, &idx);
+        if (c == -1) {
+            return NODE_OPT_END;
+        }
+        if (c == 'h') {
+            usage(stdout);
+            *rc = 0;
+            return NODE_OPT_EXIT;
+        }
+        if (c != 0) {
+            usage(stderr);
+            *rc = 2;
+            return NODE_OPT_EXIT;
+        }
+        *name = opts[idx].name;
+        int r = node_opt(no, *name, optarg);
+        if (r < 0) {
+            fprintf(stderr, "cocoon %s: bad --%s\n", no->role, *name);
+            *rc = 2;
+            return NODE_OPT_EXIT;
+        }
+        if (r == 0) {
+            return NODE_OPT_ROLE;
+        }
+    }
+}
+
 static err_t refresher_start(node *n);
 
 err_t node_open(node *n, node_opts *o) {

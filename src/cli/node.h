@@ -4,7 +4,9 @@
 #ifndef COCOON_CLI_NODE_H
 #define COCOON_CLI_NODE_H
 
+#include <getopt.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stddef.h>
 
@@ -54,6 +56,23 @@ typedef struct {
 } node;
 
 void node_opts_init(node_opts *o, const char *role);
+
+/* The options every daemon takes (handled by node_opt), for the head of its getopt table. */
+#define NODE_LONG_OPTIONS                                                                          \
+    {"registry", required_argument, NULL, 0}, {"registry-refresh", required_argument, NULL, 0},    \
+        {"ready-file", required_argument, NULL, 0}, {"log-format", required_argument, NULL, 0},    \
+        {"log-level", required_argument, NULL, 0}, {"provider", required_argument, NULL, 0},       \
+        {"fake-ca", required_argument, NULL, 0}, {                                                 \
+        "fake-config", required_argument, NULL, 0                                                  \
+    }
+
+enum { NODE_OPT_ROLE, NODE_OPT_END, NODE_OPT_EXIT };
+/* One step of a daemon's option loop (call with optind = 0 first): common options are consumed
+ * here; NODE_OPT_ROLE hands the next role option to the caller (*name, value in optarg);
+ * NODE_OPT_END when all are read; NODE_OPT_EXIT with *rc after --help (0) or a usage error
+ * (2, reported). The table's --help entry must return 'h'. */
+int node_getopt(int argc, char **argv, const struct option *opts, node_opts *no,
+                void (*usage)(FILE *), const char **name, int *rc);
 /* Common options: --provider, --fake-ca, --fake-config, --registry, --registry-refresh,
  * --ready-file, --log-format text|json, --log-level debug|info|warn|error. Returns 1
  * when the option was one of these (and consumed optarg), 0 when not, -1 on a bad value. */
