@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -83,6 +84,69 @@ static void json_ids(char *out, size_t cap, size_t *n, const char *msg) {
     }
 }
 
+/* Buffered mode state, guarded by stderr's stdio lock (flockfile), so that a line is never
+ * split by another thread's log line or stderr write. */
+static char g_buf[LOG_BUFFER_SIZE];
+static size_t g_len;
+static bool g_buffered;
+static bool g_atexit;
+
+/* Under the lock: what is held goes out (one write on the unbuffered stderr). */
+static void drain_locked(void) {
+    if (g_len > 0) {
+        fwrite(g_buf, 1, g_len, stderr);
+        g_len = 0;
+    }
+    fflush(stderr);
+}
+
+void log_flush(void) {
+    flockfile(stderr);
+    drain_locked();
+    funlockfile(stderr);
+}
+
+void log_set_buffered(bool on) {
+    flockfile(stderr);
+    if (!on) {
+        drain_locked();
+    }
+    g_buffered = on;
+    bool reg = on && !g_atexit;
+    g_atexit = g_atexit || on;
+    funlockfile(stderr);
+    if (reg) {
+        atexit(log_flush);
+    }
+}
+
+/* One finished line (ending in '\n'): INFO/DEBUG into the buffer when buffering, else (and
+ * WARN/ERROR always) out now, after whatever was held so the order on stderr is the order of
+ * the calls. */
+static void emit(log_level_t level, const char *line, size_t n) {
+    flockfile(stderr);
+    if (g_buffered && level < LOG_WARN && n <= sizeof(g_buf)) {
+        if (g_len + n > sizeof(g_buf)) {
+            drain_locked();
+        }
+        memcpy(g_buf + g_len, line, n);
+        g_len += n;
+    } else {
+        drain_locked();
+        fwrite(line, 1, n, stderr);
+        fflush(stderr);
+    }
+    funlockfile(stderr);
+}
+
+/* The snprintf result clamped to what the buffer holds. */
+static size_t clamp(int r, size_t cap) {
+    if (r < 0) {
+        return 0;
+    }
+    return (size_t)r < cap ? (size_t)r : cap - 1;
+}
+
 void log_msg(log_level_t level, const char *module, const char *fmt, ...) {
     static const char *const tags[] = {"DEBUG", "INFO", "WARN", "ERROR"};
     static const char *const names[] = {"debug", "info", "warn", "error"};
@@ -101,17 +165,26 @@ void log_msg(log_level_t level, const char *module, const char *fmt, ...) {
     char stamp[96];
     snprintf(stamp, sizeof(stamp), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+    /* Room for the JSON form: every message byte may become a 6-byte escape. */
+    char line[7 * 1024];
+    size_t n;
     if (g_format == LOG_FORMAT_TEXT) {
-        fprintf(stderr, "%s %-5s %s: %s\n", stamp, tags[level], module, msg);
-        return;
+        n = clamp(
+            snprintf(line, sizeof(line) - 1, "%s %-5s %s: %s", stamp, tags[level], module, msg),
+            sizeof(line) - 1);
+    } else {
+        size_t cap = sizeof(line) - 3; /* the closing "} and the newline */
+        n = clamp(snprintf(line, cap, "{\"ts\":\"%s\",\"level\":\"%s\",\"module\":\"", stamp,
+                           names[level]),
+                  cap);
+        json_escape(line, cap, &n, module, strlen(module));
+        n += clamp(snprintf(line + n, cap - n, "\""), cap - n);
+        json_ids(line, cap, &n, msg);
+        n += clamp(snprintf(line + n, cap - n, ",\"msg\":\""), cap - n);
+        json_escape(line, cap, &n, msg, strlen(msg));
+        line[n++] = '"';
+        line[n++] = '}';
     }
-    char line[3 * 1024];
-    size_t n = (size_t)snprintf(line, sizeof(line), "{\"ts\":\"%s\",\"level\":\"%s\",\"module\":\"",
-                                stamp, names[level]);
-    json_escape(line, sizeof(line), &n, module, strlen(module));
-    n += (size_t)snprintf(line + n, sizeof(line) - n, "\"");
-    json_ids(line, sizeof(line), &n, msg);
-    n += (size_t)snprintf(line + n, sizeof(line) - n, ",\"msg\":\"");
-    json_escape(line, sizeof(line), &n, msg, strlen(msg));
-    fprintf(stderr, "%.*s\"}\n", (int)n, line);
+    line[n++] = '\n';
+    emit(level, line, n);
 }
