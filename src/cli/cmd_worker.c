@@ -131,6 +131,7 @@ int cmd_worker(int argc, char **argv) {
     if (e == ERR_OK) {
         wc.reg = n.reg;
         wc.rotor = n.rotor;
+        wc.evidence_kx = &n.evidence_kx;
         e = worker_new(n.loop, &wc, &s.w);
     }
     if (e == ERR_OK && stats_listen) {

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "attest/fake.h"
+#include "crypto/ct.h"
 #include "base/clock.h"
 #include "base/file.h"
 #include "base/log.h"
@@ -137,11 +138,16 @@ err_t node_open(node *n, node_opts *o) {
         fake_ca_free(ca);
     }
     static char sw[] = "cocoon " COCOON_VERSION;
-    static ratls_claim claims[2];
-    claims[0] = (ratls_claim){RATLS_CLAIM_SOFTWARE, (const uint8_t *)sw, sizeof(sw) - 1};
-    claims[1] =
+    static ratls_claim claims[3];
+    size_t nclaims = 0;
+    claims[nclaims++] = (ratls_claim){RATLS_CLAIM_SOFTWARE, (const uint8_t *)sw, sizeof(sw) - 1};
+    claims[nclaims++] =
         (ratls_claim){RATLS_CLAIM_ROLE, (const uint8_t *)o->role, (uint32_t)strlen(o->role)};
-    return cert_rotor_new(n->loop, n->prov, 24u * 3600u, claims, 2, &n->rotor);
+    if (strcmp(o->role, "worker") == 0) {
+        TRY(x25519_generate(&n->evidence_kx));
+        claims[nclaims++] = (ratls_claim){RATLS_CLAIM_EVIDENCE_KEY, n->evidence_kx.pub, X25519_LEN};
+    }
+    return cert_rotor_new(n->loop, n->prov, 24u * 3600u, claims, nclaims, &n->rotor);
 }
 
 static void *refresher_main(void *arg) {
@@ -285,6 +291,7 @@ void node_close(node *n) {
     attest_provider_free(n->prov);
     registry_free(n->reg);
     net_loop_free(n->loop);
+    ct_wipe(&n->evidence_kx, sizeof(n->evidence_kx));
     memset(n, 0, sizeof(*n));
 }
 

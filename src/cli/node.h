@@ -12,6 +12,7 @@
 
 #include "attest/provider.h"
 #include "base/err.h"
+#include "crypto/x25519.h"
 #include "link/rotor.h"
 #include "net/loop.h"
 #include "ratls/policy.h"
@@ -33,6 +34,8 @@ typedef struct {
     net_loop *loop;
     attest_provider *prov;
     cert_rotor *rotor;
+    /* Workers: the X25519 key of answer evidence MACs, named in every certificate's claims. */
+    x25519_key evidence_kx;
     registry *reg;
     const uint8_t *fake_root; /* pinned for peers when set */
     uint8_t fake_root_buf[64];

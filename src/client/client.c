@@ -41,6 +41,7 @@
 #define CLIENT_RETRY_MAX_MS 10000
 #define CLIENT_QUERY_MS 30000
 #define CLIENT_MODELS_MS 10000
+#define CLIENT_MAC_KEYS 64 /* evidence MAC keys remembered, one per worker certificate */
 
 enum { CL_IDLE, CL_DIALING, CL_HANDSHAKE, CL_READY };
 
@@ -68,6 +69,8 @@ typedef struct creq {
     hash_ctx *answer_hash;
     bool worker_verified;
     uint8_t worker_pub[32];
+    bool has_worker_kx;
+    uint8_t worker_kx[32];
     char model[EVIDENCE_MODEL_MAX + 1];
     /* SSE: a trailing `data: [DONE]` (or a prefix of it) is held back until the evidence has
      * verified, so an app never sees a stream complete whose answer is then rejected. */
@@ -90,6 +93,16 @@ struct client {
     /* Worker certificates already verified (evidence): SHA-256(DER) -> what they proved, so a
      * worker's quote chain is checked once, not on every answer. */
     ratls_cache *worker_certs;
+    /* Evidence MACs: our X25519 key, sent with every request, and the keys agreed with the
+     * workers' certified keys (oldest replaced first). */
+    x25519_key evidence_kx;
+    struct {
+        bool used;
+        uint8_t worker_pub[32];
+        uint8_t worker_kx[32];
+        uint8_t key[32];
+    } mac[CLIENT_MAC_KEYS];
+    size_t mac_next;
     /* stats */
     uint64_t requests, ok, failed, cancelled;
     int64_t prompt_tokens, completion_tokens, total_tokens;
@@ -289,7 +302,28 @@ static err_t check_worker(client *cl, creq *r, const cm_http_response *hr, ratls
     memcpy(r->model, model->value.p, model->value.len);
     r->model[model->value.len] = 0;
     memcpy(r->worker_pub, peer->pubkey, 32);
+    r->has_worker_kx = peer->has_evidence_key;
+    memcpy(r->worker_kx, peer->evidence_key, 32);
     r->worker_verified = true;
+    return ERR_OK;
+}
+
+/* The MAC key agreed with this worker certificate (one X25519 agreement per certificate). */
+static err_t mac_key_for(client *cl, const creq *r, uint8_t key[32]) {
+    for (size_t i = 0; i < CLIENT_MAC_KEYS; i++) {
+        if (cl->mac[i].used && memcmp(cl->mac[i].worker_pub, r->worker_pub, 32) == 0 &&
+            memcmp(cl->mac[i].worker_kx, r->worker_kx, 32) == 0) {
+            memcpy(key, cl->mac[i].key, 32);
+            return ERR_OK;
+        }
+    }
+    TRY(evidence_mac_key(&cl->evidence_kx, r->worker_kx, r->worker_pub, false, key));
+    size_t i = cl->mac_next;
+    cl->mac_next = (i + 1) % CLIENT_MAC_KEYS;
+    cl->mac[i].used = true;
+    memcpy(cl->mac[i].worker_pub, r->worker_pub, 32);
+    memcpy(cl->mac[i].worker_kx, r->worker_kx, 32);
+    memcpy(cl->mac[i].key, key, 32);
     return ERR_OK;
 }
 
@@ -299,10 +333,19 @@ static err_t check_answer(creq *r, uint32_t flags, const cm_client_query_final_i
         return ERR_OK; /* evidence not required */
     }
     if (!(flags & 1) || !(fi->flags & 1)) {
-        return err_fail(ERR_NOT_FOUND, "the answer ends without the worker's signature");
+        return err_fail(ERR_NOT_FOUND, "the answer ends without the worker's evidence");
     }
-    uint8_t sig[ED25519_SIG_LEN];
-    TRY(evidence_from_debug(fi->worker_debug.p, fi->worker_debug.len, sig));
+    evidence_proof pf;
+    TRY(evidence_from_debug(fi->worker_debug.p, fi->worker_debug.len, &pf));
+    uint8_t mk[32];
+    if (pf.kind == EVIDENCE_HMAC) {
+        /* Only valid under the key we agreed with the certified worker key; a signature is
+         * accepted either way (it proves more). */
+        if (r->cl->cfg.evidence_signatures || !r->has_worker_kx) {
+            return err_fail(ERR_BAD_SIGNATURE, "a MAC where a signature was asked for");
+        }
+        TRY(mac_key_for(r->cl, r, mk));
+    }
     evidence_claim ec;
     memset(&ec, 0, sizeof(ec));
     memcpy(ec.query_hash, r->query_hash, 32);
@@ -315,7 +358,12 @@ static err_t check_answer(creq *r, uint32_t flags, const cm_client_query_final_i
     ec.completion = fi->tokens_used.completion_tokens_used;
     ec.reasoning = fi->tokens_used.reasoning_tokens_used;
     ec.total = fi->tokens_used.total_tokens_used;
-    return evidence_verify(r->worker_pub, &ec, sig);
+    if (pf.kind == EVIDENCE_HMAC) {
+        err_t e = evidence_mac_verify(mk, &ec, pf.bytes);
+        ct_wipe(mk, sizeof(mk));
+        return e;
+    }
+    return evidence_verify(r->worker_pub, &ec, pf.bytes);
 }
 
 static void cancel_upstream(creq *r, int32_t code, const char *why) {
@@ -985,8 +1033,26 @@ err_t client_submit(client *cl, const char *path, const uint8_t *body, size_t n,
         *status = 503;
         return err_fail(ERR_IO, "no proxy connection is ready");
     }
-    cm_http_header hh[2];
+    creq *r = new_req(cl, l, sink, arg);
+    if (!r) {
+        *status = 500;
+        return ERR_NOMEM;
+    }
+    /* Evidence: our MAC key (unless signatures are asked for) and this request's id, so the
+     * query hash the worker authenticates is unique to this request. */
+    char kx64[64], rid64[65];
+    cm_http_header hh[4];
     size_t nh = 0;
+    hex_encode(r->id, 32, rid64);
+    hh[nh].name = tl_bytes_str(EVIDENCE_RID_HEADER);
+    hh[nh].value = tl_bytes_str(rid64);
+    nh++;
+    if (!cl->cfg.evidence_signatures) {
+        b64_encode(cl->evidence_kx.pub, X25519_LEN, kx64, false);
+        hh[nh].name = tl_bytes_str(EVIDENCE_KEY_HEADER);
+        hh[nh].value = tl_bytes_str(kx64);
+        nh++;
+    }
     hh[nh].name = tl_bytes_str("Content-Type");
     hh[nh].value = tl_bytes_str("application/json");
     nh++;
@@ -1000,11 +1066,12 @@ err_t client_submit(client *cl, const char *path, const uint8_t *body, size_t n,
     buf q;
     buf_init(&q, PROTO_FRAME_MAX);
     e = cm_http_request_encode(&q, &hr);
-    creq *r = e == ERR_OK ? new_req(cl, l, sink, arg) : NULL;
-    if (!r) {
+    if (e != ERR_OK) {
         buf_free(&q);
+        r->sink = NULL;
+        req_free(r);
         *status = 500;
-        return e != ERR_OK ? e : ERR_NOMEM;
+        return e;
     }
     cl->requests++;
     sha256(q.data, q.len, r->query_hash);
@@ -1142,7 +1209,8 @@ err_t client_new(net_loop *loop, const client_config *cfg, client **out) {
     cl->cfg = *cfg;
     cl->loop = loop;
     cl->worker_certs = ratls_cache_new(256, 3600);
-    if (!cl->worker_certs) {
+    if (!cl->worker_certs || x25519_generate(&cl->evidence_kx) != ERR_OK) {
+        ratls_cache_free(cl->worker_certs);
         free(cl);
         return ERR_NOMEM;
     }
@@ -1225,6 +1293,8 @@ void client_free(client *cl) {
     if (cl->http) {
         evhttp_free(cl->http);
     }
+    ct_wipe(&cl->evidence_kx, sizeof(cl->evidence_kx));
+    ct_wipe(cl->mac, sizeof(cl->mac));
     ratls_cache_free(cl->worker_certs);
     free(cl);
 }

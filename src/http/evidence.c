@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "base/codec.h"
+#include "crypto/ct.h"
+#include "crypto/hash.h"
 
 static const char DOMAIN[] = "cocoon-evidence-v1"; /* followed by its NUL on the wire */
 
@@ -48,28 +50,83 @@ err_t evidence_verify(const uint8_t pub[ED25519_PUB_LEN], const evidence_claim *
     return e;
 }
 
-err_t evidence_debug_json(const uint8_t sig[ED25519_SIG_LEN], buf *out) {
+static const char MAC_SALT[] = "cocoon-evidence-mac-v1";
+
+err_t evidence_mac_key(const x25519_key *mine, const uint8_t peer_kx[X25519_LEN],
+                       const uint8_t worker_pub[ED25519_PUB_LEN], bool mine_is_worker,
+                       uint8_t key[32]) {
+    uint8_t shared[X25519_LEN];
+    TRY(x25519_shared(mine, peer_kx, shared));
+    uint8_t info[ED25519_PUB_LEN + 2 * X25519_LEN];
+    memcpy(info, worker_pub, ED25519_PUB_LEN);
+    memcpy(info + ED25519_PUB_LEN, mine_is_worker ? mine->pub : peer_kx, X25519_LEN);
+    memcpy(info + ED25519_PUB_LEN + X25519_LEN, mine_is_worker ? peer_kx : mine->pub, X25519_LEN);
+    err_t e = hkdf(HASH_SHA256, MAC_SALT, sizeof(MAC_SALT) - 1, shared, sizeof(shared), info,
+                   sizeof(info), key, 32);
+    ct_wipe(shared, sizeof(shared));
+    return e;
+}
+
+err_t evidence_mac(const uint8_t key[32], const evidence_claim *c, uint8_t tag[EVIDENCE_MAC_LEN]) {
+    buf m;
+    buf_init(&m, 1024);
+    err_t e = message(c, &m);
+    if (e == ERR_OK) {
+        e = hmac(HASH_SHA256, key, 32, m.data, m.len, tag);
+    }
+    buf_free(&m);
+    return e;
+}
+
+err_t evidence_mac_verify(const uint8_t key[32], const evidence_claim *c,
+                          const uint8_t tag[EVIDENCE_MAC_LEN]) {
+    uint8_t want[EVIDENCE_MAC_LEN];
+    TRY(evidence_mac(key, c, want));
+    return ct_eq(want, tag, EVIDENCE_MAC_LEN)
+               ? ERR_OK
+               : err_fail(ERR_BAD_SIGNATURE, "answer evidence MAC does not verify");
+}
+
+static size_t proof_len(evidence_kind k) {
+    return k == EVIDENCE_HMAC ? EVIDENCE_MAC_LEN : ED25519_SIG_LEN;
+}
+
+static const char *proof_member(evidence_kind k) {
+    return k == EVIDENCE_HMAC ? "evidence_mac" : "evidence";
+}
+
+err_t evidence_debug_json(const evidence_proof *p, buf *out) {
     char b64[128];
-    b64_encode(sig, ED25519_SIG_LEN, b64, false);
-    char t[160];
-    int n = snprintf(t, sizeof(t), "{\"evidence\":\"%s\"}", b64);
+    b64_encode(p->bytes, proof_len(p->kind), b64, false);
+    char t[180];
+    int n = snprintf(t, sizeof(t), "{\"%s\":\"%s\"}", proof_member(p->kind), b64);
     return buf_append(out, t, (size_t)n);
 }
 
-err_t evidence_from_debug(const uint8_t *json, size_t len, uint8_t sig[ED25519_SIG_LEN]) {
+err_t evidence_from_debug(const uint8_t *json, size_t len, evidence_proof *p) {
+    memset(p, 0, sizeof(*p));
     json_t *o = json_loadb((const char *)json, len, JSON_REJECT_DUPLICATES, NULL);
-    json_t *v = json_object_get(o, "evidence");
+    json_t *sv = json_object_get(o, "evidence");
+    json_t *mv = json_object_get(o, "evidence_mac");
     err_t e;
     size_t got = 0;
-    if (!v) {
+    if (!sv && !mv) {
         e = err_fail(ERR_NOT_FOUND, "no evidence in the final info");
-    } else if (!json_is_string(v) || json_string_length(v) > 100 ||
-               b64_decode(json_string_value(v), json_string_length(v), sig, ED25519_SIG_LEN, &got,
-                          false) != ERR_OK ||
-               got != ED25519_SIG_LEN) {
-        e = err_fail(ERR_MALFORMED, "evidence is not a base64 Ed25519 signature");
+    } else if (sv && mv) {
+        e = err_fail(ERR_MALFORMED, "both a signature and a MAC in the final info");
     } else {
-        e = ERR_OK;
+        p->kind = sv ? EVIDENCE_SIGNATURE : EVIDENCE_HMAC;
+        json_t *v = sv ? sv : mv;
+        size_t want = proof_len(p->kind);
+        if (!json_is_string(v) || json_string_length(v) > 100 ||
+            b64_decode(json_string_value(v), json_string_length(v), p->bytes, want, &got, false) !=
+                ERR_OK ||
+            got != want) {
+            e = err_fail(ERR_MALFORMED, "%s is not base64 of %zu bytes", proof_member(p->kind),
+                         want);
+        } else {
+            e = ERR_OK;
+        }
     }
     json_decref(o);
     return e;

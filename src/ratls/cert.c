@@ -458,6 +458,15 @@ static err_t verify_parsed(X509 *x, const ratls_policy *pol, int64_t now, ratls_
             e = err_fail(ERR_CERT_FORMAT, "claims name another key than the certificate's");
             goto out;
         }
+        const ratls_claim *ek = ratls_claims_find(&cl, RATLS_CLAIM_EVIDENCE_KEY);
+        if (ek) {
+            if (ek->len != 32) {
+                e = err_fail(ERR_CERT_FORMAT, "evidence key claim of %u bytes, not 32", ek->len);
+                goto out;
+            }
+            memcpy(peer->evidence_key, ek->value, 32);
+            peer->has_evidence_key = true;
+        }
     }
     if (ce.quote && (e = verify_quote(&ce, peer->pubkey, pol, now, peer)) != ERR_OK) {
         goto out;

@@ -22,6 +22,9 @@ typedef enum {
     RATLS_CLAIM_SOFTWARE = 1, /* UTF-8 software name and version */
     RATLS_CLAIM_GPU = 2,      /* GPU attestation evidence (opaque, verified by its own layer) */
     RATLS_CLAIM_ROLE = 3,     /* "proxy" | "worker" | "client" */
+    /* 32-byte X25519 public key for answer evidence MACs (http/evidence.h): a client agrees a
+     * key with it and the worker authenticates each answer under that key. */
+    RATLS_CLAIM_EVIDENCE_KEY = 4,
 } ratls_claim_tag;
 
 typedef struct {

@@ -61,6 +61,9 @@ typedef struct {
      * until which that verdict holds (0 when no collateral was evaluated). */
     int tcb_status;
     int64_t tcb_expiry;
+    /* The RATLS_CLAIM_EVIDENCE_KEY record, when the certificate carries one. */
+    bool has_evidence_key;
+    uint8_t evidence_key[32];
 } ratls_peer;
 
 /* The full DCAP evaluation of an attested peer's quote (the part that needs collateral, and

@@ -12,6 +12,7 @@
 #include "base/codec.h"
 #include "base/cur.h"
 #include "base/log.h"
+#include "crypto/ct.h"
 #include "crypto/hash.h"
 #include "crypto/rand.h"
 #include "http/evidence.h"
@@ -29,6 +30,7 @@
 #define WORKER_RETRY_MAX_MS 10000
 #define WORKER_QUERY_MS 30000 /* handshake queries, as the reference */
 #define WORKER_PART_MAX ((size_t)1 << 20)
+#define MAC_KEYS 64 /* evidence MAC keys remembered (one X25519 agreement per client key) */
 
 enum { WL_IDLE, WL_DIALING, WL_HANDSHAKE, WL_READY };
 
@@ -52,14 +54,27 @@ typedef struct wreq {
     double start;
     /* evidence (http/evidence.h) */
     bool evidence;
-    ed25519_key key; /* the certificate key in force when the head went out */
+    ed25519_key key;    /* the certificate key in force when the head went out */
+    bool has_client_kx; /* the client sent X-Cocoon-Evidence-Key: answer with a MAC */
+    uint8_t client_kx[X25519_LEN];
+    bool mac;
+    uint8_t mac_key[32];
     uint8_t query_hash[32];
     hash_ctx *answer_hash;
     struct wreq *next;
 } wreq;
 
+typedef struct {
+    bool used;
+    uint8_t client_kx[X25519_LEN];
+    uint8_t worker_pub[ED25519_PUB_LEN];
+    uint8_t key[32];
+} mac_key_entry;
+
 struct worker {
     worker_config cfg;
+    mac_key_entry mac_keys[MAC_KEYS];
+    size_t mac_next; /* replaced next when the table is full (oldest first) */
     net_loop *loop;
     char model_base[256];
     http_upstream *up;
@@ -124,6 +139,7 @@ static void req_free(wreq *r) {
     openai_usage_free(&r->uc);
     hash_free(r->answer_hash);
     ed25519_wipe(&r->key);
+    ct_wipe(r->mac_key, sizeof(r->mac_key));
     free(r);
 }
 
@@ -133,6 +149,28 @@ static void req_cancel(wreq *r) {
     builtin_call_cancel(r->bcall);
     r->bcall = NULL;
     req_free(r);
+}
+
+/* The MAC key agreed with this client key under the certificate key in force: one X25519
+ * agreement per (client key, certificate), remembered for the next answers. */
+static err_t mac_key_for(worker *w, const uint8_t client_kx[X25519_LEN],
+                         const uint8_t worker_pub[ED25519_PUB_LEN], uint8_t key[32]) {
+    for (size_t i = 0; i < MAC_KEYS; i++) {
+        const mac_key_entry *m = &w->mac_keys[i];
+        if (m->used && memcmp(m->client_kx, client_kx, X25519_LEN) == 0 &&
+            memcmp(m->worker_pub, worker_pub, ED25519_PUB_LEN) == 0) {
+            memcpy(key, m->key, 32);
+            return ERR_OK;
+        }
+    }
+    TRY(evidence_mac_key(w->cfg.evidence_kx, client_kx, worker_pub, true, key));
+    mac_key_entry *m = &w->mac_keys[w->mac_next];
+    w->mac_next = (w->mac_next + 1) % MAC_KEYS;
+    m->used = true;
+    memcpy(m->client_kx, client_kx, X25519_LEN);
+    memcpy(m->worker_pub, worker_pub, ED25519_PUB_LEN);
+    memcpy(m->key, key, 32);
+    return ERR_OK;
 }
 
 /* ---- upstream callbacks ---- */
@@ -170,6 +208,14 @@ static void up_head(void *arg, int status, const char *reason, const http_hdr *h
             b64_encode(id->cert_der.data, id->cert_der.len, cert64, false);
             r->key = id->key;
             r->evidence = true;
+            if (r->has_client_kx && r->w->cfg.evidence_kx) {
+                err_t me = mac_key_for(r->w, r->client_kx, id->key.pub, r->mac_key);
+                r->mac = me == ERR_OK;
+                if (me != ERR_OK) {
+                    LOGW("worker", "client evidence key refused (%s): answer signed instead",
+                         err_describe(me));
+                }
+            }
             hv[k].name = tl_bytes_str(EVIDENCE_CERT_HEADER);
             hv[k].value = tl_bytes_str(cert64);
             k++;
@@ -266,9 +312,12 @@ static void up_done(void *arg, err_t e) {
         ec.completion = t->completion_tokens_used;
         ec.reasoning = t->reasoning_tokens_used;
         ec.total = t->total_tokens_used;
-        uint8_t sig[ED25519_SIG_LEN];
-        if (evidence_sign(&r->key, &ec, sig) == ERR_OK &&
-            evidence_debug_json(sig, &dbg) == ERR_OK) {
+        evidence_proof pf;
+        memset(&pf, 0, sizeof(pf));
+        pf.kind = r->mac ? EVIDENCE_HMAC : EVIDENCE_SIGNATURE;
+        err_t pe = r->mac ? evidence_mac(r->mac_key, &ec, pf.bytes)
+                          : evidence_sign(&r->key, &ec, pf.bytes);
+        if (pe == ERR_OK && evidence_debug_json(&pf, &dbg) == ERR_OK) {
             m.final_info.flags |= 1;
             m.final_info.worker_debug = tl_bytes_of(dbg.data, dbg.len);
         }
@@ -370,6 +419,16 @@ static void run_query(wlink *l, const uint8_t *data, size_t n) {
         names[nh][h->name.len] = 0;
         memcpy(values[nh], h->value.p, h->value.len);
         values[nh][h->value.len] = 0;
+        if (strcasecmp(names[nh], EVIDENCE_KEY_HEADER) == 0) {
+            size_t got = 0;
+            r->has_client_kx = b64_decode(values[nh], h->value.len, r->client_kx, X25519_LEN, &got,
+                                          false) == ERR_OK &&
+                               got == X25519_LEN;
+            continue;
+        }
+        if (strncasecmp(names[nh], "X-Cocoon-", 9) == 0) {
+            continue; /* ours, not the upstream's */
+        }
         if (http_hop_header(names[nh]) || strcasecmp(names[nh], "host") == 0 ||
             strcasecmp(names[nh], "authorization") == 0 || strlen(names[nh]) != h->name.len ||
             strlen(values[nh]) != h->value.len) {

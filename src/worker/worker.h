@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "crypto/x25519.h"
 #include "http/stats.h"
 #include "link/link.h"
 #include "link/rotor.h"
@@ -23,8 +24,12 @@
 typedef struct worker worker;
 
 typedef struct {
-    ratls_ctx *tls;            /* client context; its policy requires a TD quote */
-    const cert_rotor *rotor;   /* our certificate: its key signs answer evidence (NULL: none) */
+    ratls_ctx *tls;          /* client context; its policy requires a TD quote */
+    const cert_rotor *rotor; /* our certificate: its key signs answer evidence (NULL: none) */
+    /* The X25519 key our certificates name (RATLS_CLAIM_EVIDENCE_KEY): answers to clients
+     * that send their own key are authenticated with a MAC under the agreed key instead of a
+     * signature (http/evidence.h). NULL: always sign. */
+    const x25519_key *evidence_kx;
     const registry *reg;       /* proxies to dial; allowed proxy images */
     const char *model;         /* full model id name@commit:verity (its hash is registered) */
     int32_t coefficient;       /* price multiplier ×1000 (1000 = 1.0) */

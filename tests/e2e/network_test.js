@@ -275,7 +275,8 @@ async function tamper(tmp, upState, upstream) {
     fs.writeFileSync(path.join(dir, 'n.json'), JSON.stringify({ proxies: [{ worker: `127.0.0.1:${wp}`, client: `127.0.0.1:${cp}` }], proxy_image_hashes: reg.proxy_image_hashes, worker_image_hashes: reg.worker_image_hashes, models: [MODEL] }));
     const n = path.join(dir, 'n.json');
     const worker = run(['worker', '--registry', n, '--model', MODEL, '--upstream', upstream], 'worker');
-    const client = run(['client', '--registry', n], 'client');
+    // Both forms of evidence: the MAC (the default) and, asked for, the worker's signature.
+    const client = run(['client', '--registry', n, ...(fault === 'body' ? ['--evidence-signatures'] : [])], 'client');
     await until('worker ready', async () => fs.existsSync(path.join(dir, 'worker.ready')), 15000);
     await until('client ready', async () => fs.existsSync(path.join(dir, 'client.ready')), 15000);
     const base = `http://127.0.0.1:${fs.readFileSync(path.join(dir, 'client.ready'), 'utf8').trim()}/v1`;
@@ -296,7 +297,7 @@ async function tamper(tmp, upState, upstream) {
       assert.strictEqual(await done, 0);
     }
     sanitizerClean(dir);
-    console.log(`ok - a proxy altering the ${fault} in transit: the client rejects the answer`);
+    console.log(`ok - a proxy altering the ${fault} in transit: the client rejects the answer (${fault === 'body' ? 'signature' : 'MAC'})`);
   }
 }
 

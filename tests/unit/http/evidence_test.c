@@ -95,16 +95,22 @@ static void test_model_length_limit(void **state) {
 
 static void test_carrier_json(void **state) {
     (void)state;
-    uint8_t sig[ED25519_SIG_LEN], back[ED25519_SIG_LEN];
-    for (size_t i = 0; i < sizeof(sig); i++) {
-        sig[i] = (uint8_t)(i * 7 + 1);
+    for (int kind = EVIDENCE_SIGNATURE; kind <= EVIDENCE_HMAC; kind++) {
+        evidence_proof p, back;
+        memset(&p, 0, sizeof(p));
+        p.kind = (evidence_kind)kind;
+        size_t n = kind == EVIDENCE_HMAC ? EVIDENCE_MAC_LEN : ED25519_SIG_LEN;
+        for (size_t i = 0; i < n; i++) {
+            p.bytes[i] = (uint8_t)(i * 7 + 1);
+        }
+        buf b;
+        buf_init(&b, 1024);
+        assert_int_equal(evidence_debug_json(&p, &b), ERR_OK);
+        assert_int_equal(evidence_from_debug(b.data, b.len, &back), ERR_OK);
+        assert_int_equal(back.kind, kind);
+        assert_memory_equal(p.bytes, back.bytes, sizeof(p.bytes));
+        buf_free(&b);
     }
-    buf b;
-    buf_init(&b, 1024);
-    assert_int_equal(evidence_debug_json(sig, &b), ERR_OK);
-    assert_int_equal(evidence_from_debug(b.data, b.len, back), ERR_OK);
-    assert_memory_equal(sig, back, sizeof(sig));
-    buf_free(&b);
     static const struct {
         const char *json;
         err_t want;
@@ -124,13 +130,71 @@ static void test_carrier_json(void **state) {
          "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\""
          "}",
          ERR_MALFORMED},
+        /* a MAC is 32 bytes: 33 and 31 refused, a 64-byte signature under the MAC name too */
+        {"{\"evidence_mac\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}", ERR_MALFORMED},
+        {"{\"evidence_mac\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==\"}", ERR_MALFORMED},
+        {"{\"evidence_mac\":"
+         "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\""
+         "}",
+         ERR_MALFORMED},
+        /* one of the two, never both */
+        {"{\"evidence_mac\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\",\"evidence\":\"x\"}",
+         ERR_MALFORMED},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        err_t e = evidence_from_debug((const uint8_t *)cases[i].json, strlen(cases[i].json), back);
+        evidence_proof back;
+        err_t e = evidence_from_debug((const uint8_t *)cases[i].json, strlen(cases[i].json), &back);
         if (e != cases[i].want) {
             fail_msg("case %zu: got %s", i, err_name(e));
         }
     }
+    evidence_proof ok;
+    static const char mac32[] =
+        "{\"evidence_mac\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"}";
+    assert_int_equal(evidence_from_debug((const uint8_t *)mac32, strlen(mac32), &ok), ERR_OK);
+    assert_int_equal(ok.kind, EVIDENCE_HMAC);
+}
+
+/* Both ends derive the same key; a third party holding only the public keys (the proxy)
+ * derives a different one with its own key, and any field change breaks the tag. */
+static void test_mac_agreement_and_binding(void **state) {
+    (void)state;
+    x25519_key worker_kx, client_kx, proxy_kx;
+    ed25519_key wk;
+    assert_int_equal(x25519_generate(&worker_kx), ERR_OK);
+    assert_int_equal(x25519_generate(&client_kx), ERR_OK);
+    assert_int_equal(x25519_generate(&proxy_kx), ERR_OK);
+    assert_int_equal(ed25519_generate(&wk), ERR_OK);
+    uint8_t kw[32], kc[32], kp[32], kother[32];
+    assert_int_equal(evidence_mac_key(&worker_kx, client_kx.pub, wk.pub, true, kw), ERR_OK);
+    assert_int_equal(evidence_mac_key(&client_kx, worker_kx.pub, wk.pub, false, kc), ERR_OK);
+    assert_memory_equal(kw, kc, 32);
+    /* the proxy swaps in its own key towards the worker: the worker's key differs */
+    assert_int_equal(evidence_mac_key(&worker_kx, proxy_kx.pub, wk.pub, true, kp), ERR_OK);
+    assert_memory_not_equal(kp, kc, 32);
+    /* bound to the certificate key: another worker Ed25519 key gives another MAC key */
+    ed25519_key wk2;
+    assert_int_equal(ed25519_generate(&wk2), ERR_OK);
+    assert_int_equal(evidence_mac_key(&worker_kx, client_kx.pub, wk2.pub, true, kother), ERR_OK);
+    assert_memory_not_equal(kother, kc, 32);
+    /* small-order peer key (all zero) refused */
+    uint8_t zero[32] = {0};
+    assert_int_equal(evidence_mac_key(&worker_kx, zero, wk.pub, true, kother), ERR_BAD_KEY);
+
+    evidence_claim c;
+    claim(&c);
+    uint8_t tag[EVIDENCE_MAC_LEN];
+    assert_int_equal(evidence_mac(kw, &c, tag), ERR_OK);
+    assert_int_equal(evidence_mac_verify(kc, &c, tag), ERR_OK);
+    assert_int_equal(evidence_mac_verify(kp, &c, tag), ERR_BAD_SIGNATURE);
+    evidence_claim d = c;
+    d.total++;
+    assert_int_equal(evidence_mac_verify(kc, &d, tag), ERR_BAD_SIGNATURE);
+    d = c;
+    d.answer_hash[5] ^= 4;
+    assert_int_equal(evidence_mac_verify(kc, &d, tag), ERR_BAD_SIGNATURE);
+    tag[31] ^= 1;
+    assert_int_equal(evidence_mac_verify(kc, &c, tag), ERR_BAD_SIGNATURE);
 }
 
 int main(void) {
@@ -138,6 +202,7 @@ int main(void) {
         cmocka_unit_test(test_every_field_is_bound),
         cmocka_unit_test(test_model_length_limit),
         cmocka_unit_test(test_carrier_json),
+        cmocka_unit_test(test_mac_agreement_and_binding),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
