@@ -1,6 +1,7 @@
 /* cocoon up: a complete local network on loopback in the foreground.
  *   cocoon up [--upstream URL|builtin:MODEL.gguf] [--model NAME] [--state DIR] [--workers N]
  *             [--chain | --registry-file] [--registry-refresh S]
+ *             [--log-format text|json] [--log-level LEVEL]
  * Without --upstream the workers run the built-in engine on the demo model (models/).
  * The registry: by default (and always with --chain) a local TON chain, localton (node
  * localton/server.mjs on 127.0.0.1, state in STATE/localton, a fresh chain each run), whose
@@ -14,7 +15,8 @@
  * the client serves requests (at most 30 s), then prints exactly two lines on stdout:
  *   base_url: http://127.0.0.1:PORT/v1
  *   api_key: KEY
- * and names the log files on stderr. SIGINT/SIGTERM stop every process it started. */
+ * and names the log files on stderr (--log-format and --log-level are passed to every daemon).
+ * SIGINT/SIGTERM stop every process it started. */
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -35,6 +37,7 @@
 #include "base/clock.h"
 #include "base/codec.h"
 #include "base/file.h"
+#include "base/log.h"
 #include "crypto/ed25519.h"
 #include "crypto/hash.h"
 #include "commands.h"
@@ -54,7 +57,7 @@ typedef struct {
     pid_t pid;
     char log[4200];
     char ready[4200];
-    char *argv[20]; /* kept for restarts */
+    char *argv[28]; /* kept for restarts */
     unsigned deaths;
     uint64_t last_death;
 } child;
@@ -70,10 +73,12 @@ static void usage(FILE *f) {
     fprintf(f, "usage: cocoon up [--upstream http://HOST:PORT[/v1]|builtin:MODEL.gguf]\n"
                "                 [--model NAME] [--state DIR]\n"
                "                 [--workers N] [--chain|--registry-file] [--registry-refresh S]\n"
+               "                 [--log-format text|json] [--log-level debug|info|warn|error]\n"
                "Starts a proxy, workers and a client on 127.0.0.1 (fake TD), prints base_url and\n"
                "api_key, and runs until Ctrl-C or SIGTERM. The registry is the root contract on\n"
                "a local TON chain (localton) when node and its packages are installed (--chain\n"
-               "requires it), else (or with --registry-file) a JSON file.\n");
+               "requires it), else (or with --registry-file) a JSON file. The log options are\n"
+               "passed to every daemon (their logs are STATE/NAME.log).\n");
 }
 
 static err_t free_port(uint16_t *port) {
@@ -131,17 +136,33 @@ static err_t fake_image_hash(const char *ca_dir, uint8_t out[32]) {
     return e;
 }
 
-static void add_refresh(char **argv, const char *refresh) {
-    if (!refresh) {
+/* Appends `flag value` to a daemon's argv (nothing when value is NULL). */
+static void add_opt(char **argv, size_t cap, const char *flag, const char *value) {
+    if (!value) {
         return;
     }
     size_t i = 0;
     while (argv[i]) {
         i++;
     }
-    argv[i] = "--registry-refresh";
-    argv[i + 1] = (char *)refresh;
+    if (i + 3 > cap) {
+        return; /* cannot happen: argv's size covers every option cmd_up adds */
+    }
+    argv[i] = (char *)flag;
+    argv[i + 1] = (char *)value;
     argv[i + 2] = NULL;
+}
+
+/* What every daemon gets besides its own options. */
+typedef struct {
+    const char *refresh, *log_format, *log_level;
+} common_opts;
+
+static void add_common(child *ch, const common_opts *co) {
+    size_t cap = sizeof(ch->argv) / sizeof(ch->argv[0]);
+    add_opt(ch->argv, cap, "--registry-refresh", co->refresh);
+    add_opt(ch->argv, cap, "--log-format", co->log_format);
+    add_opt(ch->argv, cap, "--log-level", co->log_level);
 }
 
 static void stop_all(child *ch, size_t n) {
@@ -292,10 +313,12 @@ int cmd_up(int argc, char **argv) {
                                          {"chain", no_argument, NULL, 'c'},
                                          {"registry-file", no_argument, NULL, 'f'},
                                          {"registry-refresh", required_argument, NULL, 'r'},
+                                         {"log-format", required_argument, NULL, 'F'},
+                                         {"log-level", required_argument, NULL, 'L'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int chain = -1; /* -1: when available */
-    const char *refresh = NULL;
+    common_opts co = {NULL, NULL, NULL};
     long refresh_v;
     const char *upstream = NULL, *model = "fortune-llama-7m", *state = NULL;
     long nworkers = 2;
@@ -329,7 +352,21 @@ int cmd_up(int argc, char **argv) {
                 fprintf(stderr, "cocoon up: --registry-refresh takes 0..86400 seconds\n");
                 return 2;
             }
-            refresh = optarg;
+            co.refresh = optarg;
+            break;
+        case 'F':
+            if (log_format_parse(optarg) < 0) {
+                fprintf(stderr, "cocoon up: --log-format takes text or json\n");
+                return 2;
+            }
+            co.log_format = optarg;
+            break;
+        case 'L':
+            if (log_level_parse(optarg) < 0) {
+                fprintf(stderr, "cocoon up: --log-level takes debug, info, warn, error or off\n");
+                return 2;
+            }
+            co.log_level = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -527,7 +564,7 @@ int cmd_up(int argc, char **argv) {
                      ch[nch].ready,
                      NULL};
         memcpy(ch[nch].argv, a, sizeof(a));
-        add_refresh(ch[nch].argv, refresh);
+        add_common(&ch[nch], &co);
         ch[nch].pid = spawn(self, &ch[nch], ch[nch].argv);
     }
     nch++;
@@ -544,7 +581,7 @@ int cmd_up(int argc, char **argv) {
             "--model", (char *)model, "--upstream", (char *)upstream, "--ready-file", w->ready,
             NULL};
         memcpy(w->argv, a, sizeof(a));
-        add_refresh(w->argv, refresh);
+        add_common(w, &co);
         w->pid = spawn(self, w, w->argv);
         nch++;
     }
@@ -557,7 +594,7 @@ int cmd_up(int argc, char **argv) {
         char *a[] = {self, "client",       "--registry", regspec, "--fake-ca", ca, "--api-key-file",
                      keyf, "--ready-file", cli->ready,   NULL};
         memcpy(cli->argv, a, sizeof(a));
-        add_refresh(cli->argv, refresh);
+        add_common(cli, &co);
         cli->pid = spawn(self, cli, cli->argv);
     }
     nch++;

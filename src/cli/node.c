@@ -235,6 +235,7 @@ static void refresher_poll(node *n) {
     if (kept) {
         LOGW("node", "the registry's proxy list changed length; restart to follow it");
     }
+    log_flush(); /* a registry change shows in the log at once, not at the next flush */
     if (n->on_registry) {
         n->on_registry(n->on_registry_arg);
     }
@@ -309,9 +310,20 @@ typedef struct {
     void (*tick)(void *);
     void *arg;
     net_timer *t;
+    net_timer *flush;
     bool stopping;
     uint64_t deadline;
 } runner;
+
+/* INFO lines are buffered while the loop runs (base/log.h): this bounds how late they show,
+ * and what a crash loses, to NODE_LOG_FLUSH_MS. */
+#define NODE_LOG_FLUSH_MS 200
+
+static void on_flush(void *arg) {
+    runner *r = arg;
+    log_flush();
+    net_timer_arm(r->flush, NODE_LOG_FLUSH_MS);
+}
 
 static void on_tick(void *arg) {
     runner *r = arg;
@@ -335,6 +347,7 @@ static void on_signal(void *arg) {
         return;
     }
     LOGI("node", "signal received, stopping");
+    log_flush();
     r->stopping = true;
     r->deadline = clock_mono_ms() + 5000;
     r->stop(r->arg);
@@ -343,9 +356,12 @@ static void on_signal(void *arg) {
 
 err_t node_run(node *n, void (*stop)(void *), bool (*stopped)(void *), void (*tick)(void *),
                void *arg) {
-    runner r = {n, stop, stopped, tick, arg, NULL, false, 0};
+    runner r = {n, stop, stopped, tick, arg, NULL, NULL, false, 0};
     r.t = net_timer_new(n->loop, on_tick, &r);
-    if (!r.t) {
+    r.flush = net_timer_new(n->loop, on_flush, &r);
+    if (!r.t || !r.flush) {
+        net_timer_free(r.t);
+        net_timer_free(r.flush);
         return ERR_NOMEM;
     }
     err_t e = net_loop_on_signal(n->loop, SIGINT, on_signal, &r);
@@ -354,9 +370,13 @@ err_t node_run(node *n, void (*stop)(void *), bool (*stopped)(void *), void (*ti
     }
     if (e == ERR_OK) {
         signal(SIGPIPE, SIG_IGN);
+        log_set_buffered(true);
         net_timer_arm(r.t, 0);
+        net_timer_arm(r.flush, NODE_LOG_FLUSH_MS);
         e = net_loop_run(n->loop);
+        log_set_buffered(false); /* flushes: the shutdown's lines are out before we return */
     }
+    net_timer_free(r.flush);
     net_timer_free(r.t);
     return e;
 }

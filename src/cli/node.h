@@ -92,7 +92,8 @@ void node_close(node *n);
 /* Writes text to the ready file atomically (no-op without one). */
 MUST_CHECK err_t node_ready(const node_opts *o, const char *text);
 /* Runs the loop; SIGINT/SIGTERM call stop(arg), then the loop runs until stopped(arg) or 5 s
- * pass. tick(arg) (may be NULL) runs every 50 ms. */
+ * pass. tick(arg) (may be NULL) runs every 50 ms. While it runs, INFO/DEBUG log lines are
+ * buffered and flushed every 200 ms (WARN/ERROR at once); all is flushed when it returns. */
 MUST_CHECK err_t node_run(node *n, void (*stop)(void *), bool (*stopped)(void *),
                           void (*tick)(void *), void *arg);
 /* --config FILE: a JSON object whose keys are long option names (without --) and values

@@ -289,8 +289,10 @@ async function tamper(tmp, upState, upstream) {
     // Non-streaming: the connection is dropped before the body completes.
     const r2 = await request(base, null, 'POST', '/chat/completions', { model: MODEL, messages: [{ role: 'user', content: 'tamper again' }] }, { tolerateAbort: true });
     assert(r2.aborted, `${fault}: a JSON answer that fails its evidence must not arrive whole: ${JSON.stringify(r2)}`);
-    const clog = fs.readFileSync(path.join(dir, 'client.log'), 'utf8');
-    assert(/answer evidence rejected: signature does not verify/.test(clog), clog.slice(-2000));
+    // INFO lines reach the log within the daemon's 200 ms flush interval.
+    const clog = () => fs.readFileSync(path.join(dir, 'client.log'), 'utf8');
+    await until('the rejection in the client log', async () => /answer evidence rejected: signature does not verify/.test(clog()), 2000)
+      .catch((e) => assert.fail(e.message + '\n' + clog().slice(-2000)));
     for (const k of [client, worker, proxy]) {
       const done = new Promise((res) => k.on('exit', (code) => res(code)));
       k.kill('SIGTERM');
@@ -461,16 +463,20 @@ async function main() {
   // A worker killed mid-stream: the app gets a clean SSE error event and the end of the stream.
   {
     const before = { worker1: startedCount('worker1'), worker2: startedCount('worker2') };
+    const starter = () => ['worker1', 'worker2'].find((w) => startedCount(w) > before[w]);
     let killed = null;
+    let killing = null;
     r = await request(base, key, 'POST', '/chat/completions', { model: MODEL, stream: true, messages: [{ role: 'user', content: 'SLOW' }] }, {
       onData: () => {
-        if (killed) return;
-        killed = ['worker1', 'worker2'].find((w) => startedCount(w) > before[w]);
-        assert(killed, 'a worker started the stream');
-        killed = { name: killed, pid: readyPid(killed) };
-        process.kill(killed.pid, 'SIGKILL');
+        if (killing) return;
+        // The worker's INFO line reaches its log within its 200 ms flush interval.
+        killing = until('a worker to log the stream start', async () => starter(), 2000).then(() => {
+          killed = { name: starter(), pid: readyPid(starter()) };
+          process.kill(killed.pid, 'SIGKILL');
+        });
       },
     });
+    await killing;
     assert.strictEqual(r.status, 200);
     const evs = sseEvents(r.body);
     const last = JSON.parse(evs[evs.length - 1]);
@@ -484,6 +490,7 @@ async function main() {
   const before = { worker1: startedCount('worker1'), worker2: startedCount('worker2') };
   const held = request(base, key, 'POST', '/chat/completions', { model: MODEL, messages: [{ role: 'user', content: 'HOLD on' }] });
   await until('the upstream to hold a request', async () => fx.stats.holding > 0, 5000);
+  await until('a worker to log the held request', async () => startedCount('worker1') > before.worker1 || startedCount('worker2') > before.worker2, 1000);
   const victim = ['worker1', 'worker2'].find((w) => startedCount(w) > before[w]);
   assert(victim, 'one worker started the held request');
   const pid = Number(/pid (\d+)/.exec(fs.readFileSync(path.join(state, `${victim}.ready`), 'utf8'))[1]);
