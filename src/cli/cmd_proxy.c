@@ -20,7 +20,7 @@ static void usage(FILE *f) {
                "         [--client-listen HOST:PORT] [--difficulty N] [--max-attempts N]\n"
                "         [--max-client-active N] [--stats-listen HOST:PORT] [--ready-file FILE]\n"
                "         [--log-format text|json] [--log-level LEVEL]\n"
-               "         [--config FILE.json] [--fault usage|body (tests: alter answers)]\n"
+               "         [--config FILE.json] [--fault usage|body|cert (tests: alter answers)]\n"
                "         [--provider fake|tdx|none] [--fake-ca DIR] [--fake-config FILE] [--test]\n"
                "The ready file gets \"WORKER_PORT CLIENT_PORT\" once both ports listen.\n");
 }
@@ -85,7 +85,8 @@ int cmd_proxy(int argc, char **argv) {
         } else if (strcmp(name, "client-listen") == 0) {
             pc.client_listen = optarg;
         } else if (strcmp(name, "fault") == 0 &&
-                   (strcmp(optarg, "usage") == 0 || strcmp(optarg, "body") == 0)) {
+                   (strcmp(optarg, "usage") == 0 || strcmp(optarg, "body") == 0 ||
+                    strcmp(optarg, "cert") == 0)) {
             pc.fault = optarg;
             fprintf(stderr, "cocoon proxy: FAULT INJECTION (%s): this proxy alters answers\n",
                     optarg);

@@ -52,6 +52,15 @@ typedef struct clink {
     int state;
     net_timer *retry;
     uint64_t backoff;
+    /* Worker certificates received in full on this link, by id (hex SHA-256 of the header
+     * value), with the verdict of their verification: heads name them by id afterwards. The
+     * proxy keeps the same window, filled in the same order (http/evidence.h). */
+    struct {
+        char id[65];
+        err_t verdict;
+        ratls_peer peer;
+    } certs[EVIDENCE_LINK_CERTS];
+    size_t ncerts, cert_next;
 } clink;
 
 typedef struct creq {
@@ -247,47 +256,46 @@ static void end_req(creq *r, uint32_t flags, const cm_client_query_final_info *f
     req_free(r);
 }
 
-/* The worker's certificate and model from the answer head: the certificate must verify under
- * the worker policy (a TD quote to a pinned root, policy lists) and its image and the model
- * must be in the registry. */
-static err_t check_worker(client *cl, creq *r, const cm_http_response *hr, ratls_peer *peer) {
-    const cm_http_header *cert = NULL, *model = NULL;
+static const cm_http_header *find_header(const cm_http_response *hr, const char *name) {
     for (uint32_t i = 0; i < hr->headers_count; i++) {
         const cm_http_header *h = &hr->headers[i];
-        if (h->name.len == strlen(EVIDENCE_CERT_HEADER) &&
-            strncasecmp((const char *)h->name.p, EVIDENCE_CERT_HEADER, h->name.len) == 0) {
-            cert = h;
-        } else if (h->name.len == strlen(EVIDENCE_MODEL_HEADER) &&
-                   strncasecmp((const char *)h->name.p, EVIDENCE_MODEL_HEADER, h->name.len) == 0) {
-            model = h;
+        if (h->name.len == strlen(name) &&
+            strncasecmp((const char *)h->name.p, name, h->name.len) == 0) {
+            return h;
         }
     }
-    if (!cert || !model) {
-        return err_fail(ERR_NOT_FOUND, "the answer carries no worker evidence");
+    return NULL;
+}
+
+/* A worker certificate sent in full: verified under the worker policy (a TD quote to a pinned
+ * root, policy lists) and entered in the link's window with its verdict, whether or not the
+ * head belongs to a request still waiting (later heads may name it). */
+static void take_worker_cert(client *cl, clink *l, const cm_http_response *hr) {
+    const cm_http_header *cert = find_header(hr, EVIDENCE_CERT_HEADER);
+    if (!cert) {
+        return;
     }
-    if (model->value.len == 0 || model->value.len > EVIDENCE_MODEL_MAX ||
-        memchr(model->value.p, 0, model->value.len)) {
-        return err_fail(ERR_MALFORMED, "bad model in the evidence");
-    }
-    /* The cache key is the SHA-256 of the header's text: base64 decoding is deterministic, so
-     * the text names the certificate as well as its DER does, and a known certificate is
-     * neither decoded nor parsed again. */
-    int64_t now = clock_unix();
     uint8_t key[32];
     sha256(cert->value.p, cert->value.len, key);
+    size_t slot = l->cert_next;
+    l->cert_next = (slot + 1) % EVIDENCE_LINK_CERTS;
+    if (l->ncerts < EVIDENCE_LINK_CERTS) {
+        l->ncerts++;
+    }
+    hex_encode(key, 32, l->certs[slot].id);
+    ratls_peer *peer = &l->certs[slot].peer;
+    memset(peer, 0, sizeof(*peer));
+    /* The global cache is keyed by the same hash: base64 decoding is deterministic, so the
+     * text names the certificate as well as its DER does, and a certificate another link
+     * already brought is neither decoded nor parsed again. */
+    int64_t now = clock_unix();
     err_t e = ERR_OK;
-    if (cl->worker_certs && ratls_cache_get(cl->worker_certs, key, now, peer)) {
-        /* Signatures were checked when cached; time and policy are re-checked now. */
-        e = peer->not_after < now ? err_fail(ERR_CERT_EXPIRED, "cached worker certificate expired")
-                                  : ratls_policy_check(cl->cfg.worker_policy, peer);
-    } else {
+    if (!cl->worker_certs || !ratls_cache_get(cl->worker_certs, key, now, peer)) {
         uint8_t *der = malloc(cert->value.len ? cert->value.len : 1);
         size_t dl = 0;
-        if (!der) {
-            return ERR_NOMEM;
-        }
-        e = b64_decode((const char *)cert->value.p, cert->value.len, der, cert->value.len, &dl,
-                       false);
+        e = der ? b64_decode((const char *)cert->value.p, cert->value.len, der, cert->value.len,
+                             &dl, false)
+                : ERR_NOMEM;
         if (e == ERR_OK) {
             e = ratls_verify_cert(der, dl, cl->cfg.worker_policy, now, peer);
         }
@@ -296,7 +304,56 @@ static err_t check_worker(client *cl, creq *r, const cm_http_response *hr, ratls
             ratls_cache_put(cl->worker_certs, key, now, peer);
         }
     }
-    TRY(e);
+    if (e != ERR_OK) {
+        LOGW("client", "worker certificate from %s rejected: %s", link_peer_addr(l->c),
+             err_describe(e));
+    }
+    l->certs[slot].verdict = e;
+}
+
+/* The worker's certificate (in full, or by id from the link's window) and model from the
+ * answer head: the certificate must have verified and be valid now, and its image and the
+ * model must be in the registry. */
+static err_t check_worker(client *cl, creq *r, const cm_http_response *hr, ratls_peer *peer) {
+    const cm_http_header *cert = find_header(hr, EVIDENCE_CERT_HEADER);
+    const cm_http_header *cid = find_header(hr, EVIDENCE_CERT_ID_HEADER);
+    const cm_http_header *model = find_header(hr, EVIDENCE_MODEL_HEADER);
+    if ((!cert && !cid) || !model) {
+        return err_fail(ERR_NOT_FOUND, "the answer carries no worker evidence");
+    }
+    if (model->value.len == 0 || model->value.len > EVIDENCE_MODEL_MAX ||
+        memchr(model->value.p, 0, model->value.len)) {
+        return err_fail(ERR_MALFORMED, "bad model in the evidence");
+    }
+    char id[65];
+    if (cert) {
+        uint8_t key[32];
+        sha256(cert->value.p, cert->value.len, key);
+        hex_encode(key, 32, id);
+    } else if (cid->value.len == 64) {
+        memcpy(id, cid->value.p, 64);
+        id[64] = 0;
+    } else {
+        return err_fail(ERR_MALFORMED, "bad worker certificate id");
+    }
+    const clink *l = r->l;
+    size_t i = 0;
+    while (i < l->ncerts && strcmp(l->certs[i].id, id) != 0) {
+        i++;
+    }
+    if (i == l->ncerts) {
+        return err_fail(ERR_NOT_FOUND,
+                        "the answer names a worker certificate not seen on this link");
+    }
+    if (l->certs[i].verdict != ERR_OK) {
+        return err_fail(l->certs[i].verdict, "the worker's certificate was rejected");
+    }
+    *peer = l->certs[i].peer;
+    int64_t now = clock_unix();
+    if (peer->not_after < now) {
+        return err_fail(ERR_CERT_EXPIRED, "worker certificate expired");
+    }
+    TRY(ratls_policy_check(cl->cfg.worker_policy, peer));
     TRY(registry_check_worker_image(cl->cfg.reg, peer->image_hash));
     TRY(registry_check_model(cl->cfg.reg, (const char *)model->value.p, model->value.len));
     memcpy(r->model, model->value.p, model->value.len);
@@ -399,6 +456,9 @@ static void a_head(clink *l, const uint8_t *data, size_t n) {
         cm_http_response_free(&hr);
         ok = false;
     }
+    if (ok && cl->cfg.worker_policy) {
+        take_worker_cert(cl, l, &hr);
+    }
     if (!r || r->head_sent) {
         goto out;
     }
@@ -462,7 +522,8 @@ static void a_head(clink *l, const uint8_t *data, size_t n) {
         char *value = name + h->name.len + 1;
         memcpy(value, h->value.p, h->value.len);
         value[h->value.len] = 0;
-        if (http_hop_header(name) || strcasecmp(name, EVIDENCE_CERT_HEADER) == 0) {
+        if (http_hop_header(name) || strcasecmp(name, EVIDENCE_CERT_HEADER) == 0 ||
+            strcasecmp(name, EVIDENCE_CERT_ID_HEADER) == 0) {
             continue;
         }
         used += h->name.len + h->value.len + 2;
@@ -666,6 +727,8 @@ static void l_ready(link_conn *c, const ratls_peer *peer, void *arg) {
         return;
     }
     l->state = CL_HANDSHAKE;
+    l->ncerts = 0; /* a new link: the proxy starts a new window too */
+    l->cert_next = 0;
     cm_client_connect_to_proxy m;
     memset(&m, 0, sizeof(m));
     m.params.flags = 3;

@@ -9,7 +9,14 @@
  *   i64 LE prompt, cached, completion, reasoning, total (the tokensUsed sent in the final info)
  * Carried as: the certificate (base64 DER) and model in the answer head's headers
  * X-Cocoon-Worker-Cert and X-Cocoon-Model; the signature in the final info's worker_debug as
- * {"evidence":"<base64 signature>"}.
+ * {"evidence":"<base64 signature>"}. A certificate goes in full once per link: the worker sends
+ * X-Cocoon-Worker-Cert on the first answer head of a proxy link (and after each rotation), then
+ * X-Cocoon-Worker-Cert-Id = hex SHA-256 of that header value; the proxy keeps each worker
+ * link's latest certificate and, towards each client link, sends a certificate in full the
+ * first time and by id afterwards, remembering the last EVIDENCE_LINK_CERTS ids per client link
+ * (oldest forgotten first). The client keeps the same window per link, filled in the same
+ * order, so an id always names a certificate it has seen on that link; an id it does not know
+ * fails the answer.
  *
  * MAC form (the default between our client and worker: an Ed25519 signature costs ~30 us to
  * make and ~75 us to check on the machines we measure, an HMAC about 1 us). The worker's
@@ -38,9 +45,11 @@
 
 #define EVIDENCE_CERT_HEADER "X-Cocoon-Worker-Cert"
 #define EVIDENCE_MODEL_HEADER "X-Cocoon-Model"
+#define EVIDENCE_CERT_ID_HEADER "X-Cocoon-Worker-Cert-Id"
 #define EVIDENCE_KEY_HEADER "X-Cocoon-Evidence-Key"
 #define EVIDENCE_RID_HEADER "X-Cocoon-Request-Id"
 #define EVIDENCE_MODEL_MAX 255
+#define EVIDENCE_LINK_CERTS 64
 #define EVIDENCE_MAC_LEN 32
 
 typedef struct {

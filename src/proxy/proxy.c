@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "base/buf.h"
@@ -12,7 +13,9 @@
 #include "base/codec.h"
 #include "base/cur.h"
 #include "base/log.h"
+#include "crypto/hash.h"
 #include "crypto/rand.h"
+#include "http/evidence.h"
 #include "http/stats.h"
 #include "link/link.h"
 #include "net/sock.h"
@@ -43,6 +46,10 @@ typedef struct pworker {
     bool revoked;        /* no longer allowed by the registry: closing */
     double ewma_ttfb_ms; /* time to the answer head */
     uint64_t ok, failed;
+    /* The worker's evidence certificate as it last sent it in full, and its id (hex SHA-256
+     * of the header value): later heads name it by id (http/evidence.h). */
+    char *cert64;
+    char cert_id[65];
     struct pworker *next;
 } pworker;
 
@@ -52,6 +59,10 @@ typedef struct pclient {
     link_conn *c;
     bool ready;
     int32_t active;
+    /* Ids of the worker certificates this client link has had in full, oldest replaced first
+     * (the client keeps the same window). */
+    char cert_ids[EVIDENCE_LINK_CERTS][65];
+    size_t ncert_ids, cert_next;
     struct pclient *next;
 } pclient;
 
@@ -341,6 +352,57 @@ static void finish_ok(preq *r, const cm_proxy_query_final_info *fi) {
     req_free(r);
 }
 
+/* Keeps the worker's certificate when a head carries it in full. Called before the request is
+ * looked up: a head for a request gone meanwhile still introduces the certificate that later
+ * heads name by id. */
+static void remember_worker_cert(pworker *w, const cm_http_response *hr) {
+    for (uint32_t i = 0; i < hr->headers_count; i++) {
+        const cm_http_header *h = &hr->headers[i];
+        if (h->name.len != strlen(EVIDENCE_CERT_HEADER) ||
+            strncasecmp((const char *)h->name.p, EVIDENCE_CERT_HEADER, h->name.len) != 0) {
+            continue;
+        }
+        if (w->cert64 && strlen(w->cert64) == h->value.len &&
+            memcmp(w->cert64, h->value.p, h->value.len) == 0) {
+            return;
+        }
+        char *t = malloc(h->value.len + 1);
+        if (!t) {
+            return;
+        }
+        memcpy(t, h->value.p, h->value.len);
+        t[h->value.len] = 0;
+        uint8_t id[32];
+        sha256(h->value.p, h->value.len, id);
+        hex_encode(id, 32, w->cert_id);
+        free(w->cert64);
+        w->cert64 = t;
+        return;
+    }
+}
+
+static bool client_has_cert(const pclient *cl, const char *id) {
+    for (size_t i = 0; i < cl->ncert_ids; i++) {
+        if (strcmp(cl->cert_ids[i], id) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void client_add_cert(pclient *cl, const char *id) {
+    snprintf(cl->cert_ids[cl->cert_next], sizeof(cl->cert_ids[0]), "%s", id);
+    cl->cert_next = (cl->cert_next + 1) % EVIDENCE_LINK_CERTS;
+    if (cl->ncert_ids < EVIDENCE_LINK_CERTS) {
+        cl->ncert_ids++;
+    }
+}
+
+static bool is_header(const cm_http_header *h, const char *name) {
+    return h->name.len == strlen(name) &&
+           strncasecmp((const char *)h->name.p, name, h->name.len) == 0;
+}
+
 static void w_answer_head(pworker *w, const uint8_t *data, size_t n) {
     cur c;
     cur_init(&c, data, n);
@@ -350,8 +412,22 @@ static void w_answer_head(pworker *w, const uint8_t *data, size_t n) {
         link_close(w->c);
         return;
     }
+    cm_http_response hr;
+    cur hc;
+    cur_init(&hc, m.answer.p, m.answer.len);
+    bool hok = cm_http_response_decode(&hc, &hr) == ERR_OK;
+    if (hok && (cur_left(&hc) != 0 || hr.headers_count >= 256)) {
+        cm_http_response_free(&hr);
+        hok = false;
+    }
+    if (hok) {
+        remember_worker_cert(w, &hr);
+    }
     preq *r = find_by_worker(w->p, w, m.request_id);
     if (!r || r->head_sent) {
+        if (hok) {
+            cm_http_response_free(&hr);
+        }
         cm_proxy_query_answer_ex_free(&m);
         return;
     }
@@ -360,30 +436,55 @@ static void w_answer_head(pworker *w, const uint8_t *data, size_t n) {
         w->ewma_ttfb_ms == 0 ? ttfb : (1 - EWMA_ALPHA) * w->ewma_ttfb_ms + EWMA_ALPHA * ttfb;
     r->head_sent = true;
     buf_free(&r->query); /* no retry after the first byte */
-    /* Add X-Cocoon-Proxy-Start to the head (reference §1.8 step 4). */
+    /* The head for the client: X-Cocoon-Proxy-Start added (reference §1.8 step 4), and the
+     * worker's certificate in full the first time on this client link, by id afterwards. */
     buf nb;
     buf_init(&nb, PROTO_FRAME_MAX);
-    cm_http_response hr;
-    cur hc;
-    cur_init(&hc, m.answer.p, m.answer.len);
     tl_bytes answer = m.answer;
     cm_http_header *hv = NULL;
-    if (cm_http_response_decode(&hc, &hr) == ERR_OK) {
-        if (cur_left(&hc) == 0 && hr.headers_count < 256 &&
-            (hv = calloc(hr.headers_count + 1, sizeof(*hv))) != NULL) {
-            memcpy(hv, hr.headers, hr.headers_count * sizeof(*hv));
-            char st[32];
-            snprintf(st, sizeof(st), "%.3f", r->start);
-            hv[hr.headers_count].name = tl_bytes_str("X-Cocoon-Proxy-Start");
-            hv[hr.headers_count].value = tl_bytes_str(st);
-            cm_http_response h2 = hr;
-            h2.headers = hv;
-            h2.headers_count = hr.headers_count + 1;
-            if (cm_http_response_encode(&nb, &h2) == ERR_OK) {
-                answer = tl_bytes_of(nb.data, nb.len);
+    const char *added_id = NULL;
+    if (hok && (hv = calloc(hr.headers_count + 2, sizeof(*hv))) != NULL) {
+        uint32_t k = 0;
+        bool evidence = false;
+        for (uint32_t i = 0; i < hr.headers_count; i++) {
+            const cm_http_header *h = &hr.headers[i];
+            if (is_header(h, EVIDENCE_CERT_HEADER)) {
+                evidence = true; /* remembered above */
+                continue;
             }
+            if (is_header(h, EVIDENCE_CERT_ID_HEADER)) {
+                /* Only the certificate we hold for this worker link can be named. */
+                evidence =
+                    w->cert64 && h->value.len == 64 && memcmp(h->value.p, w->cert_id, 64) == 0;
+                continue;
+            }
+            hv[k++] = *h;
         }
-        cm_http_response_free(&hr);
+        char st[32];
+        snprintf(st, sizeof(st), "%.3f", r->start);
+        hv[k].name = tl_bytes_str("X-Cocoon-Proxy-Start");
+        hv[k].value = tl_bytes_str(st);
+        k++;
+        if (evidence && w->cert64 && r->cl) {
+            const char *fault = w->p->cfg.fault;
+            if (client_has_cert(r->cl, w->cert_id) || (fault && strcmp(fault, "cert") == 0)) {
+                hv[k].name = tl_bytes_str(EVIDENCE_CERT_ID_HEADER);
+                hv[k].value = tl_bytes_str(w->cert_id);
+            } else {
+                hv[k].name = tl_bytes_str(EVIDENCE_CERT_HEADER);
+                hv[k].value = tl_bytes_str(w->cert64);
+                added_id = w->cert_id;
+            }
+            k++;
+        }
+        cm_http_response h2 = hr;
+        h2.headers = hv;
+        h2.headers_count = k;
+        if (cm_http_response_encode(&nb, &h2) == ERR_OK) {
+            answer = tl_bytes_of(nb.data, nb.len);
+        } else {
+            added_id = NULL;
+        }
     }
     cm_client_query_answer_ex out;
     memset(&out, 0, sizeof(out));
@@ -395,8 +496,14 @@ static void w_answer_head(pworker *w, const uint8_t *data, size_t n) {
     }
     err_t e = r->cl && r->cl->c ? link_send_msg(r->cl->c, &cm_client_query_answer_ex_desc, &out)
                                 : ERR_EOF;
+    if (e == ERR_OK && added_id) {
+        client_add_cert(r->cl, added_id);
+    }
     free(hv);
     buf_free(&nb);
+    if (hok) {
+        cm_http_response_free(&hr);
+    }
     if (e != ERR_OK) {
         LOGW("proxy", "answer head not relayed: %s", err_describe(e));
     }
@@ -674,6 +781,7 @@ static void w_close(link_conn *c, err_t why, void *arg) {
             break;
         }
     }
+    free(w->cert64);
     free(w);
 }
 

@@ -39,8 +39,9 @@ typedef struct {
     int32_t max_client_active; /* concurrent requests per client link (default 256) */
     double max_timeout;        /* seconds; longer client timeouts are cut (default 600) */
     /* Fault injection for tests of the client's end-to-end checks: NULL (normal), "usage"
-     * (report one completion token more than the worker said) or "body" (flip a byte of an
-     * answer part). It makes this proxy lie as a malicious one could. */
+     * (report one completion token more than the worker said), "body" (flip a byte of an
+     * answer part) or "cert" (name the worker's certificate by id to a client that never got
+     * it in full). It makes this proxy lie as a malicious one could. */
     const char *fault;
 } proxy_config;
 

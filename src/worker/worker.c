@@ -41,6 +41,9 @@ typedef struct wlink {
     int state;
     net_timer *retry;
     uint64_t backoff;
+    /* The certificate (rotation count + 1) whose full text went to this proxy link: later
+     * answer heads on the link name it by id only (see http/evidence.h). 0: none yet. */
+    uint64_t cert_sent;
 } wlink;
 
 typedef struct wreq {
@@ -73,6 +76,11 @@ typedef struct {
 
 struct worker {
     worker_config cfg;
+    /* The certificate in force as base64 (the X-Cocoon-Worker-Cert value) and its id, made
+     * once per rotation rather than per answer. */
+    char *cert64;
+    uint64_t cert64_for; /* rotation count + 1 */
+    char cert_id[65];
     mac_key_entry mac_keys[MAC_KEYS];
     size_t mac_next; /* replaced next when the table is full (oldest first) */
     net_loop *loop;
@@ -197,15 +205,28 @@ static void up_head(void *arg, int status, const char *reason, const http_hdr *h
     hv[k].name = tl_bytes_str("X-Cocoon-Worker-Start");
     hv[k].value = tl_bytes_str(start);
     k++;
-    /* Evidence: the attested certificate whose key will sign the answer, and the model. */
-    char *cert64 = NULL;
+    /* Evidence: the attested certificate whose key will sign the answer (in full the first
+     * time on this link, then by id), and the model. */
     const cert_rotor *rot = r->w->cfg.rotor;
     if (rot) {
+        worker *w = r->w;
         const ratls_identity *id = cert_rotor_identity(rot);
+        uint64_t gen = cert_rotor_count(rot) + 1;
         size_t cl = b64_encoded_len(id->cert_der.len);
+        if (w->cert64_for != gen && cl < PROTO_MAX_HTTP_FIELD) {
+            char *t = malloc(cl + 1);
+            if (t) {
+                b64_encode(id->cert_der.data, id->cert_der.len, t, false);
+                uint8_t h[32];
+                sha256(t, strlen(t), h);
+                hex_encode(h, 32, w->cert_id);
+                free(w->cert64);
+                w->cert64 = t;
+                w->cert64_for = gen;
+            }
+        }
         r->answer_hash = hash_new(HASH_SHA256);
-        if (cl < PROTO_MAX_HTTP_FIELD && r->answer_hash && (cert64 = malloc(cl + 1)) != NULL) {
-            b64_encode(id->cert_der.data, id->cert_der.len, cert64, false);
+        if (w->cert64_for == gen && r->answer_hash) {
             r->key = id->key;
             r->evidence = true;
             if (r->has_client_kx && r->w->cfg.evidence_kx) {
@@ -216,8 +237,14 @@ static void up_head(void *arg, int status, const char *reason, const http_hdr *h
                          err_describe(me));
                 }
             }
-            hv[k].name = tl_bytes_str(EVIDENCE_CERT_HEADER);
-            hv[k].value = tl_bytes_str(cert64);
+            if (r->l->cert_sent != gen) {
+                hv[k].name = tl_bytes_str(EVIDENCE_CERT_HEADER);
+                hv[k].value = tl_bytes_str(w->cert64);
+                r->l->cert_sent = gen;
+            } else {
+                hv[k].name = tl_bytes_str(EVIDENCE_CERT_ID_HEADER);
+                hv[k].value = tl_bytes_str(w->cert_id);
+            }
             k++;
             hv[k].name = tl_bytes_str(EVIDENCE_MODEL_HEADER);
             hv[k].value = tl_bytes_str(r->w->cfg.model);
@@ -242,7 +269,6 @@ static void up_head(void *arg, int status, const char *reason, const http_hdr *h
         e = link_send_msg(r->l->c, &cm_proxy_query_answer_ex_desc, &m);
     }
     buf_free(&b);
-    free(cert64);
     r->head_sent = true;
     if (e != ERR_OK) {
         LOGW("worker", "answer head not sent: %s", err_describe(e));
@@ -605,6 +631,7 @@ static void l_ready(link_conn *c, const ratls_peer *peer, void *arg) {
         return;
     }
     l->state = WL_HANDSHAKE;
+    l->cert_sent = 0;
     cm_worker_connect_to_proxy m;
     memset(&m, 0, sizeof(m));
     m.params.flags = 3;
@@ -772,6 +799,7 @@ void worker_free(worker *w) {
     }
     http_upstream_free(w->up);
     builtin_free(w->bi);
+    free(w->cert64);
     free(w);
 }
 

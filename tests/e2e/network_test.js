@@ -262,7 +262,7 @@ async function failover(tmp, upState, upstream) {
 async function tamper(tmp, upState, upstream) {
   const reg = JSON.parse(fs.readFileSync(path.join(upState, 'registry.json'), 'utf8'));
   const ca = path.join(upState, 'fake-ca');
-  for (const fault of ['usage', 'body']) {
+  for (const fault of ['usage', 'body', 'cert']) {
     const dir = fs.mkdtempSync(path.join(tmp, 'tamper-'));
     const run = (args, name) => {
       const fd = fs.openSync(path.join(dir, name + '.log'), 'w');
@@ -284,14 +284,22 @@ async function tamper(tmp, upState, upstream) {
     const r = await request(base, null, 'POST', '/chat/completions', { model: MODEL, stream: true, messages: [{ role: 'user', content: 'tamper with me' }] });
     const evs = sseEvents(r.body);
     const last = JSON.parse(evs[evs.length - 1]);
-    assert(last.error && /answer evidence rejected/.test(last.error.message), `${fault}: ${r.body.slice(-300)}`);
+    // A certificate named by id to a client that never got it fails at the head already.
+    const rejected = fault === 'cert' ? /worker evidence rejected/ : /answer evidence rejected/;
+    assert(last.error && rejected.test(last.error.message), `${fault}: ${r.body.slice(-300)}`);
     assert(!r.body.includes('[DONE]'));
     // Non-streaming: the connection is dropped before the body completes.
     const r2 = await request(base, null, 'POST', '/chat/completions', { model: MODEL, messages: [{ role: 'user', content: 'tamper again' }] }, { tolerateAbort: true });
-    assert(r2.aborted, `${fault}: a JSON answer that fails its evidence must not arrive whole: ${JSON.stringify(r2)}`);
+    if (fault === 'cert') {
+      assert.strictEqual(r2.status, 502, JSON.stringify(r2));
+      assert(/worker evidence rejected/.test(JSON.parse(r2.body).error.message), r2.body);
+    } else {
+      assert(r2.aborted, `${fault}: a JSON answer that fails its evidence must not arrive whole: ${JSON.stringify(r2)}`);
+    }
     // INFO lines reach the log within the daemon's 200 ms flush interval.
     const clog = () => fs.readFileSync(path.join(dir, 'client.log'), 'utf8');
-    await until('the rejection in the client log', async () => /answer evidence rejected: signature does not verify/.test(clog()), 2000)
+    const why = fault === 'cert' ? /worker evidence rejected: .*not seen on this link/ : /answer evidence rejected: signature does not verify/;
+    await until('the rejection in the client log', async () => why.test(clog()), 2000)
       .catch((e) => assert.fail(e.message + '\n' + clog().slice(-2000)));
     for (const k of [client, worker, proxy]) {
       const done = new Promise((res) => k.on('exit', (code) => res(code)));
@@ -299,7 +307,8 @@ async function tamper(tmp, upState, upstream) {
       assert.strictEqual(await done, 0);
     }
     sanitizerClean(dir);
-    console.log(`ok - a proxy altering the ${fault} in transit: the client rejects the answer (${fault === 'body' ? 'signature' : 'MAC'})`);
+    const form = { usage: 'MAC', body: 'signature', cert: 'certificate named by id, never sent' }[fault];
+    console.log(`ok - a proxy altering the ${fault} in transit: the client rejects the answer (${form})`);
   }
 }
 
