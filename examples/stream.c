@@ -1,10 +1,14 @@
 /* Streams one chat completion through the COCOON network with libcocoon-client.
  *
- *   cocoon-stream --registry FILE [--fake-ca DIR] [--model NAME] [--max-tokens N] PROMPT
+ *   cocoon-stream --registry FILE|chain:API_URL#ROOT [--fake-ca DIR] [--model NAME]
+ *                 [--max-tokens N] PROMPT
  *
  * The answer's SSE events are written to stdout as they arrive; the usage the worker signed
- * goes to stderr at the end. Against `cocoon up --state DIR`: --registry DIR/registry.json
- * --fake-ca DIR/fake-ca. */
+ * goes to stderr at the end. The registry is named as the daemons name it: a JSON file
+ * (file:PATH or PATH) or the root contract on chain (chain:API_URL#ROOT). Against
+ * `cocoon up --state DIR`: --registry DIR/registry.json --fake-ca DIR/fake-ca (with
+ * `cocoon up --chain`, also chain:http://127.0.0.1:PORT/api/v2#ROOT from the localton address
+ * and root it prints). */
 #include <cocoon/client.h>
 
 #include <pthread.h>
@@ -63,7 +67,7 @@ int main(int argc, char **argv) {
     int max_tokens = 64;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--registry") == 0 && i + 1 < argc) {
-            cfg.registry_file = argv[++i];
+            cfg.registry = argv[++i];
         } else if (strcmp(argv[i], "--fake-ca") == 0 && i + 1 < argc) {
             cfg.fake_ca_dir = argv[++i];
         } else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) {
@@ -77,9 +81,9 @@ int main(int argc, char **argv) {
             break;
         }
     }
-    if (!cfg.registry_file || !prompt) {
-        fprintf(stderr, "usage: cocoon-stream --registry FILE [--fake-ca DIR] [--model NAME] "
-                        "[--max-tokens N] PROMPT\n");
+    if (!cfg.registry || !prompt) {
+        fprintf(stderr, "usage: cocoon-stream --registry FILE|chain:API_URL#ROOT [--fake-ca DIR] "
+                        "[--model NAME] [--max-tokens N] PROMPT\n");
         return 2;
     }
     cocoon_client *c = NULL;

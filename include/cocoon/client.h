@@ -28,7 +28,10 @@ extern "C" {
 typedef struct cocoon_client cocoon_client;
 
 typedef struct {
-    const char *registry_file; /* required: the root registry (JSON, docs/network.md) */
+    /* The root registry: exactly one of registry and registry_file is required.
+     * registry_file: a JSON registry file (docs/network.md); kept for compatibility, it means
+     * the same as registry = "file:PATH". */
+    const char *registry_file;
     /* Test networks only: pin this fake CA's root key instead of Intel's (the directory
      * `cocoon up` makes under its state directory). NULL: real TDX quotes only. */
     const char *fake_ca_dir;
@@ -37,6 +40,22 @@ typedef struct {
     double timeout_s;          /* per request; default 120 */
     int require_evidence;      /* default 1; 0 accepts answers without worker evidence */
     const char *log_level;     /* stderr logging: "debug|info|warn|error|off"; NULL: "warn" */
+    /* The root registry named as the daemons' --registry takes it (docs/operations.md):
+     *   "file:PATH" (or a bare PATH)  a JSON registry file
+     *   "chain:API_URL#ROOT"          the COCOON root contract ROOT read through the TON HTTP
+     *                                 API v2 at API_URL (e.g.
+     * "chain:https://toncenter.com/api/v2#EQ…") cocoon_client_new reads it once (blocking: an HTTP
+     * request for a chain). */
+    const char *registry;
+    /* Seconds between re-reads of the registry, on a thread of the library's own (never the
+     * application's): -1 (what cocoon_client_config_init sets): 30 for a chain, never for a
+     * file, as the client daemon does; 0: never; at most 86400. A registry that changed
+     * replaces the current one in place, as in the client daemon (its proxy list only when
+     * its length is unchanged); a failed read keeps the current one (logged once, at WARN). */
+    int registry_refresh_s;
+    /* X-API-Key for the TON HTTP API of a chain registry; NULL: the environment's
+     * COCOON_TON_API_KEY, if any. */
+    const char *ton_api_key;
 } cocoon_client_config;
 
 typedef struct {
@@ -62,7 +81,10 @@ typedef struct {
 void cocoon_client_config_init(cocoon_client_config *cfg);
 
 /* Loads the registry, makes the client's RA-TLS certificate and starts the thread, which starts
- * dialing. Returns 0, or -1 with a message in err (err may be NULL). */
+ * dialing (and, when the registry is refreshed, the thread that re-reads it). Returns 0, or -1
+ * with a message in err (err may be NULL): a missing, ambiguous (both registry and
+ * registry_file) or malformed registry source, an unreadable registry, a bad log_level or
+ * registry_refresh_s, ... */
 int cocoon_client_new(const cocoon_client_config *cfg, cocoon_client **out, char *err,
                       size_t errlen);
 
@@ -84,7 +106,8 @@ uint64_t cocoon_client_submit(cocoon_client *c, const char *path, const char *js
  * on_done follows with status 499, unless the request had already ended (then nothing). */
 void cocoon_client_cancel(cocoon_client *c, uint64_t id);
 
-/* Fails requests still open (on_done with 503), closes the links, stops the thread, frees. */
+/* Fails requests still open (on_done with 503), closes the links, stops the threads, frees.
+ * May wait for a registry read in progress (a few seconds at most for a slow chain API). */
 void cocoon_client_free(cocoon_client *c);
 
 #ifdef __cplusplus

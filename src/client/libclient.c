@@ -2,8 +2,11 @@
  * driven from the application's threads through a command queue onto one loop thread.
  *
  * Threads: the application's threads only touch the command queue (mutex) and two atomics; the
- * loop thread owns the client role, the request table and every callback. A command wakes the
- * loop with event_active() (net_loop enables libevent's pthread locking). */
+ * loop thread owns the client role, the registry, the request table and every callback. A
+ * command wakes the loop with event_active() (net_loop enables libevent's pthread locking).
+ * With a refreshed registry a third thread re-reads the source (blocking: HTTP for a chain)
+ * and leaves the result under its mutex; the loop's tick adopts it (registry_replace), as the
+ * daemons' node.c does. */
 #include <cocoon/client.h>
 
 #include <event2/event.h>
@@ -17,14 +20,20 @@
 #include <time.h>
 
 #include "attest/fake.h"
+#include "base/buf.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "client/client.h"
 #include "link/rotor.h"
+#include "registry/source.h"
 
 #define LIB_CERT_SECS (24u * 3600u)
 #define LIB_STOP_MS 5000
 #define LIB_TICK_MS 20
+#define LIB_REFRESH_MAX_S 86400
+#define LIB_CHAIN_REFRESH_S 30
+#define LIB_REFRESH_TIMEOUT_MS 2000
+#define LIB_API_KEY_MAX 512
 
 typedef enum { CMD_SUBMIT, CMD_CANCEL, CMD_STOP } cmd_kind;
 
@@ -50,6 +59,22 @@ typedef struct lreq {
     struct lreq *next;
 } lreq;
 
+/* The registry refresh thread and what it hands to the loop. */
+typedef struct {
+    registry_source src;
+    char api_key[LIB_API_KEY_MAX];
+    bool have_key;
+    unsigned every_s;
+    pthread_t th;
+    bool started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool quit;         /* under mu */
+    registry *pending; /* under mu: a fresh read not yet adopted */
+    char pending_err[256];
+    bool failing; /* loop thread: inside a streak of failed reads */
+} lib_refresh;
+
 struct cocoon_client {
     net_loop *loop;
     cert_rotor *rotor;
@@ -69,6 +94,8 @@ struct cocoon_client {
     net_timer *tick;
     atomic_int ready;
 
+    lib_refresh rf;
+
     /* loop thread only */
     lreq *reqs;
     bool stopping;
@@ -79,6 +106,106 @@ void cocoon_client_config_init(cocoon_client_config *cfg) {
     memset(cfg, 0, sizeof(*cfg));
     cfg->timeout_s = 120;
     cfg->require_evidence = 1;
+    cfg->registry_refresh_s = -1;
+}
+
+/* The registry source and refresh period a config names (same syntax and defaults as the
+ * daemons' --registry and --registry-refresh). ERR_CONFIG with a detail when it names none,
+ * both, or a bad period; ERR_USAGE from registry_source_parse for a malformed spec. */
+static err_t lib_registry_source(const cocoon_client_config *cfg, registry_source *src,
+                                 unsigned *every_s) {
+    if (cfg->registry && cfg->registry_file) {
+        return err_fail(ERR_CONFIG, "set registry or registry_file, not both");
+    }
+    if (!cfg->registry && !cfg->registry_file) {
+        return err_fail(ERR_CONFIG, "registry (file:PATH | chain:API_URL#ROOT) is required");
+    }
+    if (cfg->registry_refresh_s < -1 || cfg->registry_refresh_s > LIB_REFRESH_MAX_S) {
+        return err_fail(ERR_CONFIG, "registry_refresh_s must be -1 (default), 0 or 1..%d",
+                        LIB_REFRESH_MAX_S);
+    }
+    if (cfg->registry_file) {
+        /* Taken as a path even when it looks like a spec ("chain:..." is a valid file name). */
+        memset(src, 0, sizeof(*src));
+        src->kind = REGISTRY_SOURCE_FILE;
+        if (strlen(cfg->registry_file) >= sizeof(src->path)) {
+            return err_fail(ERR_CONFIG, "registry_file: path too long");
+        }
+        snprintf(src->path, sizeof(src->path), "%s", cfg->registry_file);
+    } else {
+        TRY(registry_source_parse(cfg->registry, src));
+    }
+    *every_s = cfg->registry_refresh_s >= 0         ? (unsigned)cfg->registry_refresh_s
+               : src->kind == REGISTRY_SOURCE_CHAIN ? LIB_CHAIN_REFRESH_S
+                                                    : 0;
+    return ERR_OK;
+}
+
+/* ---- registry refresh thread ---- */
+
+static void *refresh_main(void *arg) {
+    lib_refresh *rf = arg;
+    const char *key = rf->have_key ? rf->api_key : NULL;
+    pthread_mutex_lock(&rf->mu);
+    while (!rf->quit) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += rf->every_s;
+        while (!rf->quit && pthread_cond_timedwait(&rf->cv, &rf->mu, &until) == 0) {
+        }
+        if (rf->quit) {
+            break;
+        }
+        pthread_mutex_unlock(&rf->mu);
+        registry *fresh = NULL;
+        err_t e = registry_source_load(&rf->src, key, LIB_REFRESH_TIMEOUT_MS, &fresh);
+        pthread_mutex_lock(&rf->mu);
+        registry_free(rf->pending);
+        rf->pending = fresh;
+        if (e != ERR_OK) {
+            snprintf(rf->pending_err, sizeof(rf->pending_err), "%s", err_describe(e));
+        } else {
+            rf->pending_err[0] = 0;
+        }
+    }
+    pthread_mutex_unlock(&rf->mu);
+    return NULL;
+}
+
+/* Called with every signal blocked (the thread inherits the mask). */
+static err_t refresh_start(lib_refresh *rf) {
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    int rc = pthread_cond_init(&rf->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (rc != 0) {
+        return err_fail(ERR_INTERNAL, "pthread_cond_init failed");
+    }
+    pthread_mutex_init(&rf->mu, NULL);
+    if (pthread_create(&rf->th, NULL, refresh_main, rf) != 0) {
+        pthread_cond_destroy(&rf->cv);
+        pthread_mutex_destroy(&rf->mu);
+        return err_fail(ERR_INTERNAL, "registry refresh thread");
+    }
+    rf->started = true;
+    return ERR_OK;
+}
+
+static void refresh_stop(lib_refresh *rf) {
+    if (!rf->started) {
+        return;
+    }
+    pthread_mutex_lock(&rf->mu);
+    rf->quit = true;
+    pthread_cond_signal(&rf->cv);
+    pthread_mutex_unlock(&rf->mu);
+    pthread_join(rf->th, NULL);
+    registry_free(rf->pending);
+    rf->pending = NULL;
+    pthread_cond_destroy(&rf->cv);
+    pthread_mutex_destroy(&rf->mu);
+    rf->started = false;
 }
 
 /* ---- loop thread ---- */
@@ -170,8 +297,52 @@ static void do_cancel(cocoon_client *c, uint64_t id) {
     }
 }
 
+/* On the loop: adopt what the refresh thread read. A failed read keeps the current registry
+ * (logged once per failure streak). */
+static void refresh_poll(cocoon_client *c) {
+    lib_refresh *rf = &c->rf;
+    if (!rf->started) {
+        return;
+    }
+    char why[sizeof(rf->pending_err)];
+    pthread_mutex_lock(&rf->mu);
+    registry *fresh = rf->pending;
+    rf->pending = NULL;
+    snprintf(why, sizeof(why), "%s", rf->pending_err);
+    rf->pending_err[0] = 0;
+    pthread_mutex_unlock(&rf->mu);
+    if (why[0]) {
+        if (!rf->failing) {
+            LOGW("libclient", "registry refresh failed, keeping version %lld: %s",
+                 (long long)registry_version(c->reg), why);
+        }
+        rf->failing = true;
+        return;
+    }
+    if (!fresh) {
+        return;
+    }
+    if (rf->failing) {
+        LOGI("libclient", "registry refresh works again");
+        rf->failing = false;
+    }
+    if (registry_equal(c->reg, fresh)) {
+        registry_free(fresh);
+        return;
+    }
+    bool kept;
+    int64_t was = registry_version(c->reg);
+    registry_replace(c->reg, fresh, &kept);
+    LOGI("libclient", "registry updated: version %lld -> %lld", (long long)was,
+         (long long)registry_version(c->reg));
+    if (kept) {
+        LOGW("libclient", "the registry's proxy list changed length; a new client follows it");
+    }
+}
+
 static void on_tick(void *arg) {
     cocoon_client *c = arg;
+    refresh_poll(c);
     atomic_store(&c->ready, (int)client_ready_proxies(c->cl));
     if (c->stopping && (client_stopped(c->cl) || clock_mono_ms() > c->stop_deadline)) {
         net_loop_stop(c->loop);
@@ -231,6 +402,7 @@ static int set_err(char *err, size_t errlen, const char *what, err_t e) {
 }
 
 static void lib_free(cocoon_client *c) {
+    refresh_stop(&c->rf);
     if (c->tick) {
         net_timer_free(c->tick);
     }
@@ -249,6 +421,7 @@ static void lib_free(cocoon_client *c) {
         free(k->body);
         free(k);
     }
+    mem_wipe(c->rf.api_key, sizeof(c->rf.api_key));
     pthread_mutex_destroy(&c->mu);
     free(c);
 }
@@ -267,8 +440,18 @@ static err_t make_policy(const uint8_t *root, ratls_policy *p) {
 int cocoon_client_new(const cocoon_client_config *cfg, cocoon_client **out, char *err,
                       size_t errlen) {
     *out = NULL;
-    if (!cfg || !cfg->registry_file) {
-        return set_err(err, errlen, "config", err_fail(ERR_CONFIG, "registry_file is required"));
+    if (!cfg) {
+        return set_err(err, errlen, "config", err_fail(ERR_CONFIG, "no config"));
+    }
+    registry_source src;
+    unsigned every_s = 0;
+    err_t se = lib_registry_source(cfg, &src, &every_s);
+    if (se != ERR_OK) {
+        return set_err(err, errlen, "registry", se);
+    }
+    const char *key = cfg->ton_api_key ? cfg->ton_api_key : getenv("COCOON_TON_API_KEY");
+    if (key && strlen(key) >= LIB_API_KEY_MAX) {
+        return set_err(err, errlen, "config", err_fail(ERR_CONFIG, "ton_api_key too long"));
     }
     int lvl = log_level_parse(cfg->log_level ? cfg->log_level : "warn");
     if (lvl < 0) {
@@ -288,7 +471,20 @@ int cocoon_client_new(const cocoon_client_config *cfg, cocoon_client **out, char
     uint8_t root[64];
     bool have_root = false;
     const char *what = "registry";
-    err_t e = registry_from_file(cfg->registry_file, &c->reg);
+    c->rf.src = src;
+    c->rf.every_s = every_s;
+    if (key) {
+        snprintf(c->rf.api_key, sizeof(c->rf.api_key), "%s", key);
+        c->rf.have_key = true;
+    }
+    err_t e = registry_source_load(&src, key, 0, &c->reg);
+    if (e == ERR_OK) {
+        char desc[1200];
+        registry_source_describe(&src, desc, sizeof(desc));
+        LOGI("libclient", "registry from %s: version %lld, %zu proxies%s", desc,
+             (long long)registry_version(c->reg), registry_proxy_count(c->reg),
+             every_s ? ", refreshed" : "");
+    }
     if (e == ERR_OK && cfg->fake_ca_dir) {
         what = "fake CA";
         fake_ca *ca = NULL;
@@ -360,10 +556,17 @@ int cocoon_client_new(const cocoon_client_config *cfg, cocoon_client **out, char
         sigset_t all, old;
         sigfillset(&all);
         pthread_sigmask(SIG_SETMASK, &all, &old);
-        int rc = pthread_create(&c->th, NULL, loop_main, c);
+        if (every_s) {
+            what = "registry refresh";
+            e = refresh_start(&c->rf);
+        }
+        if (e == ERR_OK) {
+            what = "event loop";
+            int rc = pthread_create(&c->th, NULL, loop_main, c);
+            c->started = rc == 0;
+            e = rc == 0 ? ERR_OK : err_fail(ERR_INTERNAL, "pthread_create failed");
+        }
         pthread_sigmask(SIG_SETMASK, &old, NULL);
-        c->started = rc == 0;
-        e = rc == 0 ? ERR_OK : err_fail(ERR_INTERNAL, "pthread_create failed");
     }
     if (e != ERR_OK) {
         set_err(err, errlen, what, e);
