@@ -3,8 +3,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
@@ -12,37 +10,89 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "base/buf.h"
 #include "net/sock.h"
 
 #define RAW_OUT_MAX 4096
+/* TLS phase: one recv() of at most this much per readable event. */
+#define READ_MAX ((size_t)64 << 10)
+/* Plaintext per SSL_write: one full record (RFC 8446 5.1: at most 2^14 bytes). */
+#define RECORD_MAX ((size_t)16 << 10)
+/* Ciphertext encrypted ahead of the socket before we wait for it to drain. */
+#define CIPHER_AHEAD ((size_t)256 << 10)
+/* iovecs per sendmsg() */
+#define SEND_IOV 16
 
+/* TLS phase: OpenSSL over two memory BIOs, driven by plain events on the socket.
+ * bufferevent_openssl wrote only when the write event fired (epoll_ctl + epoll_wait + write +
+ * epoll_ctl per write) and read records in two read()s; here every message queued during one
+ * loop pass leaves in one sendmsg() at the end of that pass, and one recv() feeds as many
+ * records as it brought (docs/architecture.md, "TLS without bufferevent_openssl"). */
 struct net_stream {
     net_loop *loop;
     int fd;
     bool connecting;
-    struct event *rev;
-    struct event *wev;
+    struct event *rev; /* raw: readable; TLS: readable, persistent, off while paused */
+    struct event *wev; /* raw: writable/connected; TLS: writable, only after a short send */
     buf rawout;
-    struct bufferevent *bev;
     net_timer *deadline;
     net_stream_cbs cbs;
     void *arg;
     char peer[64];
+    /* TLS phase */
+    SSL *ssl;
+    BIO *rbio;             /* ciphertext received, owned by ssl */
+    BIO *wbio;             /* ciphertext produced, owned by ssl */
+    struct evbuffer *in;   /* plaintext for the owner */
+    struct evbuffer *pout; /* plaintext not yet encrypted */
+    struct evbuffer *cout; /* ciphertext not yet sent */
+    struct event *fev;     /* flush at the end of this loop pass */
+    struct event *kev;     /* handshake start, delivery after resume */
+    bool tls;
+    bool handshaking;
+    bool paused;
+    bool failed;
+    bool wblocked; /* the kernel refused bytes: wev is armed */
+    bool *dead;    /* set by net_stream_free while a callback runs */
 };
+
+/* An owner callback may free the stream: bracket calls after which we still touch it. */
+typedef struct {
+    bool dead;
+    bool *outer;
+} guard;
+
+static void guard_enter(net_stream *s, guard *g) {
+    g->dead = false;
+    g->outer = s->dead;
+    s->dead = &g->dead;
+}
+
+/* False when the stream was freed meanwhile (then it must not be touched). */
+static bool guard_leave(net_stream *s, guard *g) {
+    if (g->dead) {
+        if (g->outer) {
+            *g->outer = true;
+        }
+        return false;
+    }
+    s->dead = g->outer;
+    return true;
+}
 
 static void fail(net_stream *s, err_t e) {
     net_timer_cancel(s->deadline);
-    if (s->rev) {
-        event_del(s->rev);
+    struct event *evs[] = {s->rev, s->wev, s->fev, s->kev};
+    for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++) {
+        if (evs[i]) {
+            event_del(evs[i]);
+        }
     }
-    if (s->wev) {
-        event_del(s->wev);
-    }
-    if (s->bev) {
-        bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+    if (s->tls) {
+        s->failed = true;
     }
     s->cbs.on_error(s, e, s->arg); /* may free s */
 }
@@ -151,17 +201,25 @@ void net_stream_free(net_stream *s) {
     if (!s) {
         return;
     }
-    if (s->rev) {
-        event_free(s->rev);
+    if (s->dead) {
+        *s->dead = true; /* a callback of ours is on the stack: it stops touching s */
     }
-    if (s->wev) {
-        event_free(s->wev);
+    struct event *evs[] = {s->rev, s->wev, s->fev, s->kev};
+    for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++) {
+        if (evs[i]) {
+            event_free(evs[i]);
+        }
     }
     net_timer_free(s->deadline);
     buf_free(&s->rawout);
-    if (s->bev) {
-        bufferevent_free(s->bev); /* closes fd and frees the SSL */
-    } else if (s->fd >= 0) {
+    struct evbuffer *bufs[] = {s->in, s->pout, s->cout};
+    for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++) {
+        if (bufs[i]) {
+            evbuffer_free(bufs[i]);
+        }
+    }
+    SSL_free(s->ssl); /* and its BIOs */
+    if (s->fd >= 0) {
         close(s->fd);
     }
     free(s);
@@ -169,7 +227,7 @@ void net_stream_free(net_stream *s) {
 
 err_t net_stream_raw_read(net_stream *s, void *out, size_t want, size_t *got) {
     *got = 0;
-    if (s->bev || s->connecting) {
+    if (s->tls || s->connecting) {
         return err_fail(ERR_INTERNAL, "raw read outside the raw phase");
     }
     for (;;) {
@@ -192,7 +250,7 @@ err_t net_stream_raw_read(net_stream *s, void *out, size_t want, size_t *got) {
 }
 
 err_t net_stream_raw_write(net_stream *s, const void *data, size_t n) {
-    if (s->bev || s->connecting) {
+    if (s->tls || s->connecting) {
         return err_fail(ERR_INTERNAL, "raw write outside the raw phase");
     }
     TRY(buf_append(&s->rawout, data, n));
@@ -200,13 +258,12 @@ err_t net_stream_raw_write(net_stream *s, const void *data, size_t n) {
     return ERR_OK;
 }
 
-static err_t tls_error(net_stream *s, short what) {
+/* The error OpenSSL reported for a failed call whose SSL_get_error() was se. */
+static err_t tls_error(net_stream *s, int se) {
     unsigned long code;
     unsigned long last = 0;
-    while ((code = bufferevent_get_openssl_error(s->bev)) != 0) {
-        if (ERR_GET_LIB(code) != 0) {
-            last = code; /* libevent also queues bare SSL_get_error() values: skip those */
-        }
+    while ((code = ERR_get_error()) != 0) {
+        last = code;
     }
     if (last) {
         char msg[160];
@@ -223,95 +280,349 @@ static err_t tls_error(net_stream *s, short what) {
         }
         return err_fail(ERR_TLS, "%s: %s", s->peer, msg);
     }
-    if (what & BEV_EVENT_EOF) {
-        return err_fail(ERR_EOF, "%s closed the connection", s->peer);
+    if (se == SSL_ERROR_ZERO_RETURN) {
+        return err_fail(ERR_EOF, "%s closed the connection", s->peer); /* close_notify */
     }
-    int en = EVUTIL_SOCKET_ERROR();
-    return err_fail(ERR_IO, "%s: %s", s->peer, en ? strerror(en) : "connection failed");
+    return err_fail(ERR_TLS, "%s: TLS failure (SSL_get_error %d)", s->peer, se);
 }
 
-static void bev_read(struct bufferevent *bev, void *arg) {
-    (void)bev;
-    net_stream *s = arg;
-    if (s->cbs.on_data) {
-        s->cbs.on_data(s, s->arg);
+static size_t cipher_pending(net_stream *s) {
+    return BIO_ctrl_pending(s->wbio) + evbuffer_get_length(s->cout);
+}
+
+/* Moves what OpenSSL wrote into wbio to the send queue. */
+static err_t take_cipher(net_stream *s) {
+    size_t n;
+    while ((n = BIO_ctrl_pending(s->wbio)) > 0) {
+        struct evbuffer_iovec v;
+        if (evbuffer_reserve_space(s->cout, (ev_ssize_t)n, &v, 1) < 1) {
+            return err_fail(ERR_NOMEM, "cannot queue %zu bytes of ciphertext", n);
+        }
+        int r = BIO_read(s->wbio, v.iov_base, (int)(v.iov_len < n ? v.iov_len : n));
+        if (r <= 0) {
+            return err_fail(ERR_INTERNAL, "memory BIO refused %zu pending bytes", n);
+        }
+        v.iov_len = (size_t)r;
+        evbuffer_commit_space(s->cout, &v, 1);
+    }
+    return ERR_OK;
+}
+
+/* One sendmsg() of what is queued. ERR_AGAIN: the kernel took less than offered. */
+static err_t send_some(net_stream *s) {
+    struct evbuffer_iovec ev[SEND_IOV];
+    struct iovec iov[SEND_IOV];
+    int k = evbuffer_peek(s->cout, -1, NULL, ev, SEND_IOV);
+    if (k > SEND_IOV) {
+        k = SEND_IOV;
+    }
+    size_t offered = 0;
+    for (int i = 0; i < k; i++) {
+        iov[i].iov_base = ev[i].iov_base;
+        iov[i].iov_len = ev[i].iov_len;
+        offered += ev[i].iov_len;
+    }
+    struct msghdr mh;
+    memset(&mh, 0, sizeof(mh));
+    mh.msg_iov = iov;
+    mh.msg_iovlen = (size_t)k;
+    ssize_t w;
+    do {
+        w = sendmsg(s->fd, &mh, MSG_NOSIGNAL);
+    } while (w < 0 && errno == EINTR);
+    if (w < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            return ERR_AGAIN;
+        }
+        return err_fail(ERR_IO, "%s: send: %s", s->peer, strerror(errno));
+    }
+    evbuffer_drain(s->cout, (size_t)w);
+    return (size_t)w < offered ? ERR_AGAIN : ERR_OK;
+}
+
+/* Sends what OpenSSL produced before a failure (its alert), once, without waiting. */
+static void send_alert(net_stream *s) {
+    if (take_cipher(s) == ERR_OK && evbuffer_get_length(s->cout) > 0) {
+        (void)send_some(s);
     }
 }
 
-static void bev_write(struct bufferevent *bev, void *arg) {
-    (void)bev;
-    net_stream *s = arg;
-    if (s->cbs.on_drained) {
-        s->cbs.on_drained(s, s->arg);
+static void schedule_flush(net_stream *s) {
+    if (!s->failed && !s->wblocked) {
+        event_active(s->fev, EV_WRITE, 0); /* runs after the callbacks of this loop pass */
     }
 }
 
-static void bev_event(struct bufferevent *bev, short what, void *arg) {
-    (void)bev;
+/* Encrypts queued plaintext and sends it: one sendmsg() per CIPHER_AHEAD bytes, waiting for
+ * the socket only when the kernel takes less than offered. */
+static void flush(net_stream *s) {
+    if (s->failed) {
+        return;
+    }
+    bool sent = false;
+    for (;;) {
+        while (!s->handshaking && evbuffer_get_length(s->pout) > 0 &&
+               cipher_pending(s) < CIPHER_AHEAD) {
+            size_t n = evbuffer_get_length(s->pout);
+            n = n < RECORD_MAX ? n : RECORD_MAX;
+            unsigned char *p = evbuffer_pullup(s->pout, (ev_ssize_t)n);
+            if (!p) {
+                fail(s, err_fail(ERR_NOMEM, "cannot gather %zu bytes to encrypt", n));
+                return;
+            }
+            ERR_clear_error();
+            int r = SSL_write(s->ssl, p, (int)n);
+            if (r <= 0) {
+                err_t e = tls_error(s, SSL_get_error(s->ssl, r));
+                send_alert(s);
+                fail(s, e);
+                return;
+            }
+            evbuffer_drain(s->pout, (size_t)r);
+        }
+        err_t e = take_cipher(s);
+        if (e != ERR_OK) {
+            fail(s, e);
+            return;
+        }
+        if (evbuffer_get_length(s->cout) == 0) {
+            break;
+        }
+        e = send_some(s);
+        if (e == ERR_AGAIN) {
+            s->wblocked = true;
+            event_add(s->wev, NULL);
+            return;
+        }
+        if (e != ERR_OK) {
+            fail(s, e);
+            return;
+        }
+        sent = true;
+    }
+    if (sent && !s->handshaking && s->cbs.on_drained) {
+        s->cbs.on_drained(s, s->arg); /* may free s: nothing after */
+    }
+}
+
+static void tls_flush_cb(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    flush(arg);
+}
+
+static void tls_writable(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
     net_stream *s = arg;
-    if (what & BEV_EVENT_CONNECTED) {
+    s->wblocked = false;
+    flush(s);
+}
+
+/* Runs OpenSSL over what rbio holds: the handshake first, then records into the input. Calls
+ * on_data when new plaintext arrived (or any is waiting, with force) and we are not paused. */
+static void advance(net_stream *s, bool force) {
+    if (s->handshaking) {
+        ERR_clear_error();
+        int r = SSL_do_handshake(s->ssl);
+        if (r != 1) {
+            int se = SSL_get_error(s->ssl, r);
+            if (se == SSL_ERROR_WANT_READ || se == SSL_ERROR_WANT_WRITE) {
+                if (BIO_ctrl_pending(s->wbio) > 0) {
+                    schedule_flush(s);
+                }
+                return;
+            }
+            err_t e = tls_error(s, se);
+            send_alert(s);
+            fail(s, e);
+            return;
+        }
+        s->handshaking = false;
+        schedule_flush(s); /* our last flight, with whatever on_tls_ready queues */
+        guard g;
+        guard_enter(s, &g);
         if (s->cbs.on_tls_ready) {
             s->cbs.on_tls_ready(s, s->arg);
         }
+        if (!guard_leave(s, &g) || s->failed) {
+            return;
+        }
+    }
+    size_t before = evbuffer_get_length(s->in);
+    err_t e = ERR_OK;
+    for (;;) {
+        struct evbuffer_iovec v;
+        if (evbuffer_reserve_space(s->in, (ev_ssize_t)RECORD_MAX, &v, 1) < 1) {
+            e = err_fail(ERR_NOMEM, "cannot buffer %zu bytes of input", RECORD_MAX);
+            break;
+        }
+        size_t room = v.iov_len < READ_MAX ? v.iov_len : READ_MAX;
+        ERR_clear_error();
+        int r = SSL_read(s->ssl, v.iov_base, (int)room);
+        if (r <= 0) {
+            int se = SSL_get_error(s->ssl, r);
+            if (se != SSL_ERROR_WANT_READ && se != SSL_ERROR_WANT_WRITE) {
+                e = tls_error(s, se);
+            }
+            break;
+        }
+        v.iov_len = (size_t)r;
+        evbuffer_commit_space(s->in, &v, 1);
+    }
+    if (BIO_ctrl_pending(s->wbio) > 0) {
+        schedule_flush(s); /* post-handshake messages (KeyUpdate) or an alert */
+    }
+    size_t now = evbuffer_get_length(s->in);
+    if (!s->paused && s->cbs.on_data && (now > before || (force && now > 0))) {
+        guard g;
+        guard_enter(s, &g);
+        s->cbs.on_data(s, s->arg); /* plaintext that came before a close or an error first */
+        if (!guard_leave(s, &g) || s->failed) {
+            return;
+        }
+    }
+    if (e != ERR_OK) {
+        send_alert(s);
+        fail(s, e);
+    }
+}
+
+static void tls_readable(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    net_stream *s = arg;
+    static _Thread_local unsigned char chunk[READ_MAX];
+    ssize_t r;
+    do {
+        r = recv(s->fd, chunk, sizeof(chunk), 0);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            return;
+        }
+        fail(s, err_fail(ERR_IO, "%s: recv: %s", s->peer, strerror(errno)));
         return;
     }
-    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
-        fail(s, tls_error(s, what));
+    if (r == 0) {
+        /* SSL_OP_IGNORE_UNEXPECTED_EOF semantics: frames carry their own lengths, so the end
+         * of the connection is just that, even inside a record. */
+        fail(s, err_fail(ERR_EOF, "%s closed the connection", s->peer));
+        return;
+    }
+    if (BIO_write(s->rbio, chunk, (int)r) != (int)r) {
+        fail(s, err_fail(ERR_NOMEM, "cannot buffer %zd received bytes", r));
+        return;
+    }
+    advance(s, false);
+}
+
+/* From the loop: starts the client's handshake, or delivers what waited during a pause. */
+static void tls_kick(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    net_stream *s = arg;
+    if (!s->failed && !s->paused) {
+        advance(s, true);
     }
 }
 
 err_t net_stream_start_tls(net_stream *s, SSL *ssl, bool server) {
-    if (s->bev || s->connecting || s->rawout.len > 0) {
+    if (s->tls || s->connecting || s->rawout.len > 0) {
         SSL_free(ssl);
         return err_fail(ERR_INTERNAL, "TLS start in the wrong phase");
     }
     event_del(s->rev);
     event_del(s->wev);
-    s->bev = bufferevent_openssl_socket_new(
-        net_loop_base(s->loop), s->fd, ssl,
-        server ? BUFFEREVENT_SSL_ACCEPTING : BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
-    if (!s->bev) {
-        SSL_free(ssl);
-        return err_fail(ERR_TLS, "cannot create the TLS bufferevent");
+    s->ssl = ssl;
+    s->tls = true;
+    s->handshaking = true;
+    s->failed = true; /* until everything below exists */
+    struct event_base *b = net_loop_base(s->loop);
+    s->in = evbuffer_new();
+    s->pout = evbuffer_new();
+    s->cout = evbuffer_new();
+    s->fev = event_new(b, -1, 0, tls_flush_cb, s);
+    s->kev = event_new(b, -1, 0, tls_kick, s);
+    s->rbio = BIO_new(BIO_s_mem());
+    s->wbio = BIO_new(BIO_s_mem());
+    if (!s->in || !s->pout || !s->cout || !s->fev || !s->kev || !s->rbio || !s->wbio) {
+        BIO_free(s->rbio);
+        BIO_free(s->wbio);
+        s->rbio = s->wbio = NULL;
+        return err_fail(ERR_NOMEM, "cannot set up TLS");
     }
-    bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
-    bufferevent_setcb(s->bev, bev_read, bev_write, bev_event, s);
-    if (bufferevent_enable(s->bev, EV_READ | EV_WRITE) != 0) {
-        return err_fail(ERR_TLS, "cannot enable the TLS bufferevent");
+    /* An empty rbio means "want read", never end of file: EOF is recv() returning 0. */
+    BIO_set_mem_eof_return(s->rbio, -1);
+    BIO_set_mem_eof_return(s->wbio, -1);
+    SSL_set_bio(ssl, s->rbio, s->wbio);
+    SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    if (server) {
+        SSL_set_accept_state(ssl);
+    } else {
+        SSL_set_connect_state(ssl);
     }
+    if (event_assign(s->rev, b, s->fd, EV_READ | EV_PERSIST, tls_readable, s) != 0 ||
+        event_assign(s->wev, b, s->fd, EV_WRITE, tls_writable, s) != 0) {
+        return err_fail(ERR_INTERNAL, "cannot set up the TLS socket events");
+    }
+    s->failed = false;
+    s->paused = false;
+    event_add(s->rev, NULL);
+    event_active(s->kev, EV_TIMEOUT, 0); /* the client speaks first: from the loop */
     return ERR_OK;
 }
 
 SSL *net_stream_ssl(net_stream *s) {
-    return s->bev ? bufferevent_openssl_get_ssl(s->bev) : NULL;
+    return s->ssl;
 }
 
 struct evbuffer *net_stream_input(net_stream *s) {
-    return s->bev ? bufferevent_get_input(s->bev) : NULL;
+    return s->in;
 }
 
 err_t net_stream_write(net_stream *s, const void *data, size_t n) {
-    if (!s->bev) {
+    if (!s->tls) {
         return err_fail(ERR_INTERNAL, "TLS write before TLS");
     }
-    if (bufferevent_write(s->bev, data, n) != 0) {
+    if (s->failed) {
+        return err_fail(ERR_IO, "%s: write after the connection failed", s->peer);
+    }
+    if (n == 0) {
+        return ERR_OK;
+    }
+    if (evbuffer_add(s->pout, data, n) != 0) {
         return err_fail(ERR_NOMEM, "cannot queue %zu bytes", n);
+    }
+    if (!s->handshaking) {
+        schedule_flush(s); /* everything written during this loop pass leaves together */
     }
     return ERR_OK;
 }
 
 size_t net_stream_pending_output(net_stream *s) {
-    return s->bev ? evbuffer_get_length(bufferevent_get_output(s->bev)) : s->rawout.len;
+    if (!s->tls) {
+        return s->rawout.len;
+    }
+    size_t n = s->pout ? evbuffer_get_length(s->pout) : 0;
+    n += s->cout ? evbuffer_get_length(s->cout) : 0;
+    return s->wbio ? n + BIO_ctrl_pending(s->wbio) : n;
 }
 
 void net_stream_pause(net_stream *s, bool paused) {
-    if (!s->bev) {
+    if (!s->tls || s->failed || s->paused == paused) {
         return;
     }
+    s->paused = paused;
     if (paused) {
-        bufferevent_disable(s->bev, EV_READ);
-    } else {
-        bufferevent_enable(s->bev, EV_READ);
+        event_del(s->rev);
+        event_del(s->kev);
+        return;
+    }
+    event_add(s->rev, NULL);
+    if (s->handshaking || evbuffer_get_length(s->in) > 0 || SSL_has_pending(s->ssl) ||
+        BIO_ctrl_pending(s->rbio) > 0) {
+        event_active(s->kev, EV_TIMEOUT, 0); /* delivered from the loop, not from our caller */
     }
 }
 

@@ -1,9 +1,12 @@
 /* One TCP connection of an RA-TLS link, in two phases:
  *  1. raw: exact-size reads and small writes straight on the socket (proof-of-work admission
  *     happens here; reading exactly what is asked means no TLS byte is swallowed);
- *  2. TLS: a libevent OpenSSL bufferevent over the same socket.
+ *  2. TLS: OpenSSL over memory BIOs, driven by plain libevent events on the same socket. One
+ *     recv() per readable event feeds every record it brought; everything written during one
+ *     loop pass is encrypted and leaves in one send() at the end of that pass.
  * Callbacks run on the loop thread. After on_error the stream is dead and the owner must
- * free it (it may do so inside the callback). */
+ * free it (it may do so inside the callback, or inside on_data; no callback runs after
+ * net_stream_free). */
 #ifndef COCOON_NET_STREAM_H
 #define COCOON_NET_STREAM_H
 
@@ -22,8 +25,8 @@ typedef struct {
     void (*on_connected)(net_stream *s, void *arg); /* dialer: TCP connected */
     void (*on_raw)(net_stream *s, void *arg);       /* raw phase: socket readable */
     void (*on_tls_ready)(net_stream *s, void *arg); /* TLS handshake completed */
-    void (*on_data)(net_stream *s, void *arg);      /* TLS phase: plaintext arrived */
-    void (*on_drained)(net_stream *s, void *arg);   /* TLS phase: output buffer emptied */
+    void (*on_data)(net_stream *s, void *arg);      /* TLS phase: plaintext in the input */
+    void (*on_drained)(net_stream *s, void *arg);   /* TLS phase: all output reached the kernel */
     void (*on_error)(net_stream *s, err_t e, void *arg);
 } net_stream_cbs;
 
@@ -40,9 +43,12 @@ MUST_CHECK err_t net_stream_raw_write(net_stream *s, const void *data, size_t n)
 MUST_CHECK err_t net_stream_start_tls(net_stream *s, SSL *ssl, bool server);
 SSL *net_stream_ssl(net_stream *s);
 struct evbuffer *net_stream_input(net_stream *s);
+/* Queues plaintext; it is encrypted and sent at the end of this loop pass (no syscall here). */
 MUST_CHECK err_t net_stream_write(net_stream *s, const void *data, size_t n);
+/* Bytes not yet handed to the kernel: plaintext not yet encrypted plus ciphertext not sent. */
 size_t net_stream_pending_output(net_stream *s);
-/* Stop reading (backpressure) or resume. */
+/* Stop reading (backpressure) or resume; on resume, plaintext already buffered is delivered
+ * with on_data from the loop (never from inside this call). */
 void net_stream_pause(net_stream *s, bool paused);
 
 /* on_error(ERR_TIMEOUT) if not cancelled within ms; 0 cancels. */
