@@ -1,6 +1,6 @@
 /* cocoon proxy: the proxy daemon (src/proxy/proxy.h).
  *   --registry FILE|chain:URL#ROOT --worker-listen H:P --client-listen H:P [--difficulty N]
- * [--max-attempts N]
+ * [--max-attempts N] [--explore-ms MS]
  *   [--ready-file FILE] [--config FILE.json] [--provider fake|tdx|none] [--fake-ca DIR]
  *   [--fake-config FILE] [--test]
  * Workers must present a TD quote (image hash in the registry); clients need not. */
@@ -18,6 +18,7 @@
 static void usage(FILE *f) {
     fprintf(f, "usage: cocoon proxy --registry FILE|chain:URL#ROOT [--worker-listen HOST:PORT]\n"
                "         [--client-listen HOST:PORT] [--difficulty N] [--max-attempts N]\n"
+               "         [--explore-ms MS (re-measure an idle worker unpicked this long)]\n"
                "         [--max-client-active N] [--stats-listen HOST:PORT] [--ready-file FILE]\n"
                "         [--log-format text|json] [--log-level LEVEL]\n"
                "         [--config FILE.json] [--fault usage|body|cert (tests: alter answers)]\n"
@@ -57,6 +58,7 @@ int cmd_proxy(int argc, char **argv) {
                                          {"client-listen", required_argument, NULL, 0},
                                          {"difficulty", required_argument, NULL, 0},
                                          {"max-attempts", required_argument, NULL, 0},
+                                         {"explore-ms", required_argument, NULL, 0},
                                          {"max-client-active", required_argument, NULL, 0},
                                          {"test", no_argument, NULL, 0},
                                          {"stats-listen", required_argument, NULL, 0},
@@ -96,6 +98,8 @@ int cmd_proxy(int argc, char **argv) {
             pc.is_test = true;
         } else if (strcmp(name, "difficulty") == 0 && cli_parse_long(optarg, 0, 32, &v)) {
             pc.pow_difficulty = (int)v;
+        } else if (strcmp(name, "explore-ms") == 0 && cli_parse_long(optarg, 0, 86400000, &v)) {
+            pc.explore_ms = (uint64_t)v;
         } else if (strcmp(name, "max-attempts") == 0 && cli_parse_long(optarg, 1, 8, &v)) {
             pc.max_attempts = (int)v;
         } else if (strcmp(name, "max-client-active") == 0 &&

@@ -28,6 +28,7 @@
 #define MAGIC_CLIENT 0x434c4e54u
 #define PROXY_MAX_TRIES 8
 #define EWMA_ALPHA 0.2
+#define PROXY_REP_HALF_LIFE_S 60.0 /* an outcome counts half after a minute */
 
 typedef struct preq preq;
 
@@ -50,6 +51,10 @@ typedef struct pworker {
      * of the header value): later heads name it by id (http/evidence.h). */
     char *cert64;
     char cert_id[65];
+    /* Reputation (docs/network.md): outcomes weighted by age (half-life PROXY_REP_HALF_LIFE_S)
+     * and the time of the last head measured and of the last pick, for exploration. */
+    double rep_ok, rep_fail;
+    uint64_t rep_ms, ttfb_ms_at, picked_ms;
     struct pworker *next;
 } pworker;
 
@@ -97,7 +102,7 @@ struct proxy {
     size_t nreqs;
     char owner[256];
     /* counters */
-    uint64_t n_requests, n_ok, n_failed, n_retries, n_cancelled, n_timeouts;
+    uint64_t n_requests, n_ok, n_failed, n_retries, n_cancelled, n_timeouts, n_explored;
     int64_t prompt_tokens, completion_tokens, total_tokens;
 };
 
@@ -108,6 +113,7 @@ void proxy_config_init(proxy_config *c) {
     c->owner_address = "";
     c->pow_difficulty = 20;
     c->max_attempts = 3;
+    c->explore_ms = 10000;
     c->max_client_active = 256;
     c->max_timeout = 600;
 }
@@ -207,12 +213,27 @@ static bool tried(const preq *r, const pworker *w) {
     return false;
 }
 
+/* Counts an outcome: the lifetime counters for stats, and the decayed ones for selection. */
+static void outcome(pworker *w, bool ok) {
+    uint64_t now = clock_mono_ms();
+    double f = exp2(-(double)(now - w->rep_ms) / (1000.0 * PROXY_REP_HALF_LIFE_S));
+    w->rep_ok = w->rep_ok * f + (ok ? 1 : 0);
+    w->rep_fail = w->rep_fail * f + (ok ? 0 : 1);
+    w->rep_ms = now;
+    if (ok) {
+        w->ok++;
+    } else {
+        w->failed++;
+    }
+}
+
 /* Reference §3.1 filters (model base name, not disabled, not full, coefficient ≤ max), then
  * the least loaded worker; ties go to the lower failure share failed / (ok + failed + 1), then
  * the lower EWMA of the time to the answer head (docs/network.md). */
 static pworker *choose(proxy *p, preq *r, int *why) {
-    pworker *best = NULL;
+    pworker *best = NULL, *explore = NULL;
     double best_score = 0;
+    uint64_t now = clock_mono_ms();
     *why = 404;
     for (pworker *w = p->workers; w; w = w->next) {
         if (!w->ready || strcmp(w->base, r->model) != 0) {
@@ -225,13 +246,27 @@ static pworker *choose(proxy *p, preq *r, int *why) {
             tried(r, w)) {
             continue;
         }
+        /* Exploration: an idle worker not picked for explore_ms gets this request, so one
+         * that was slow or failing and has recovered is measured again (its stale figures are
+         * then replaced, not averaged: w_answer_head). */
+        if (w->active == 0 && now - w->picked_ms >= p->cfg.explore_ms && w->picked_ms != 0) {
+            explore = explore ? explore : w;
+        }
         /* A worker never measured scores 0 on both terms, so it gets tried. */
-        double fail = (double)w->failed / (double)(w->ok + w->failed + 1);
+        double f = exp2(-(double)(now - w->rep_ms) / (1000.0 * PROXY_REP_HALF_LIFE_S));
+        double fail = w->rep_fail * f / (w->rep_ok * f + w->rep_fail * f + 1);
         double score = (double)w->active * 1e6 + fail * 1e5 + w->ewma_ttfb_ms;
         if (!best || score < best_score) {
             best = w;
             best_score = score;
         }
+    }
+    if (explore && explore != best && p->cfg.explore_ms > 0) {
+        p->n_explored++;
+        best = explore;
+    }
+    if (best) {
+        best->picked_ms = now;
     }
     return best;
 }
@@ -244,7 +279,7 @@ static void on_req_timeout(void *arg) {
     LOGW("proxy", "req=%s timed out after %.1f s", rid(r->client_id, k), r->timeout);
     r->p->n_timeouts++;
     if (r->w) {
-        r->w->failed++;
+        outcome(r->w, false);
     }
     worker_cancel(r);
     client_error(r, 504, "request timed out");
@@ -253,7 +288,7 @@ static void on_req_timeout(void *arg) {
 
 static void retry_or_fail(preq *r, int32_t code, const char *msg) {
     if (r->w) {
-        r->w->failed++;
+        outcome(r->w, false);
         r->w->active--;
         r->w = NULL;
     }
@@ -296,7 +331,7 @@ static void dispatch(preq *r) {
     memcpy(m.request_id, r->worker_id, 32);
     err_t e = link_send_msg(w->c, &cm_proxy_run_query_ex_desc, &m);
     if (e != ERR_OK) {
-        w->failed++;
+        outcome(w, false);
         LOGW("proxy", "could not send to worker: %s", err_describe(e));
         r->w = NULL;
         retry_or_fail(r, 502, "worker unreachable");
@@ -339,7 +374,7 @@ static void conv_final(const cm_proxy_query_final_info *in, preq *r,
 }
 
 static void finish_ok(preq *r, const cm_proxy_query_final_info *fi) {
-    r->w->ok++;
+    outcome(r->w, true);
     proxy *p = r->p;
     p->n_ok++;
     const cm_tokens_used *t = &fi->tokens_used;
@@ -403,6 +438,11 @@ static bool is_header(const cm_http_header *h, const char *name) {
            strncasecmp((const char *)h->name.p, name, h->name.len) == 0;
 }
 
+/* A measurement older than the exploration interval says little about the worker now. */
+static bool p_explore_stale(const pworker *w, uint64_t now) {
+    return w->p->cfg.explore_ms > 0 && now - w->ttfb_ms_at >= w->p->cfg.explore_ms;
+}
+
 static void w_answer_head(pworker *w, const uint8_t *data, size_t n) {
     cur c;
     cur_init(&c, data, n);
@@ -432,8 +472,12 @@ static void w_answer_head(pworker *w, const uint8_t *data, size_t n) {
         return;
     }
     double ttfb = (double)(clock_mono_ns() - r->sent_ns) / 1e6;
-    w->ewma_ttfb_ms =
-        w->ewma_ttfb_ms == 0 ? ttfb : (1 - EWMA_ALPHA) * w->ewma_ttfb_ms + EWMA_ALPHA * ttfb;
+    uint64_t now = clock_mono_ms();
+    bool stale = p_explore_stale(w, now);
+    w->ewma_ttfb_ms = w->ewma_ttfb_ms == 0 || stale
+                          ? ttfb
+                          : (1 - EWMA_ALPHA) * w->ewma_ttfb_ms + EWMA_ALPHA * ttfb;
+    w->ttfb_ms_at = now;
     r->head_sent = true;
     buf_free(&r->query); /* no retry after the first byte */
     /* The head for the client: X-Cocoon-Proxy-Start added (reference §1.8 step 4), and the
@@ -575,7 +619,7 @@ static void w_answer_error(pworker *w, const uint8_t *data, size_t n) {
         int32_t code = m.error_code;
         if (code >= 400 && code < 500 && code != 429) {
             /* The request itself is refused: another worker would say the same. */
-            w->ok++;
+            outcome(w, true);
             client_error(r, code, msg);
             req_free(r);
         } else {
@@ -1130,6 +1174,8 @@ size_t proxy_metrics(void *arg, http_metric *m, size_t cap) {
         {"retries_total", "requests re-sent to another worker before the first byte", true,
          (double)p->n_retries},
         {"cancelled_total", "requests cancelled by their client", true, (double)p->n_cancelled},
+        {"explored_total", "requests sent to an idle worker to measure it again", true,
+         (double)p->n_explored},
         {"timeouts_total", "requests past their timeout", true, (double)p->n_timeouts},
         {"prompt_tokens_total", "prompt tokens reported by workers", true,
          (double)p->prompt_tokens},

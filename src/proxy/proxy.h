@@ -35,7 +35,10 @@ typedef struct {
     const char *owner_address;
     bool is_test;
     int pow_difficulty;
-    int max_attempts;          /* workers tried per request before giving up (default 3) */
+    int max_attempts; /* workers tried per request before giving up (default 3) */
+    /* An idle worker not picked for this long gets the next request, so a slow or failing
+     * worker that recovered is measured again (default 10000; 0 = never). */
+    uint64_t explore_ms;
     int32_t max_client_active; /* concurrent requests per client link (default 256) */
     double max_timeout;        /* seconds; longer client timeouts are cut (default 600) */
     /* Fault injection for tests of the client's end-to-end checks: NULL (normal), "usage"

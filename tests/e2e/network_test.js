@@ -138,8 +138,10 @@ async function refusals(tmp, upState, upstream) {
 async function slowShare(tmp, upState) {
   const reg = JSON.parse(fs.readFileSync(path.join(upState, 'registry.json'), 'utf8'));
   const ca = path.join(upState, 'fake-ca');
-  const fast = makeFixture(MODEL);
-  const slow = makeFixture(MODEL, { headDelayMs: 150 });
+  const slowOpts = { headDelayMs: 150 };
+  const fastOpts = {};
+  const fast = makeFixture(MODEL, fastOpts);
+  const slow = makeFixture(MODEL, slowOpts);
   await new Promise((r) => fast.server.listen(0, '127.0.0.1', r));
   await new Promise((r) => slow.server.listen(0, '127.0.0.1', r));
   const dir = fs.mkdtempSync(path.join(tmp, 'share-'));
@@ -148,7 +150,7 @@ async function slowShare(tmp, upState) {
     return spawn(COCOON, [...args, '--fake-ca', ca, '--ready-file', path.join(dir, name + '.ready')], { stdio: ['ignore', fd, fd] });
   };
   fs.writeFileSync(path.join(dir, 'p.json'), JSON.stringify({ worker_image_hashes: reg.worker_image_hashes, models: [MODEL] }));
-  const kids = [run(['proxy', '--registry', path.join(dir, 'p.json'), '--difficulty', '4', '--stats-listen', '127.0.0.1:0'], 'proxy')];
+  const kids = [run(['proxy', '--registry', path.join(dir, 'p.json'), '--difficulty', '4', '--stats-listen', '127.0.0.1:0', '--explore-ms', '500'], 'proxy')];
   await until('proxy ready', async () => fs.existsSync(path.join(dir, 'proxy.ready')), 15000);
   const [wp, cp] = fs.readFileSync(path.join(dir, 'proxy.ready'), 'utf8').trim().split(' ');
   fs.writeFileSync(path.join(dir, 'n.json'), JSON.stringify({ proxies: [{ worker: `127.0.0.1:${wp}`, client: `127.0.0.1:${cp}` }], proxy_image_hashes: reg.proxy_image_hashes, worker_image_hashes: reg.worker_image_hashes, models: [MODEL] }));
@@ -166,6 +168,7 @@ async function slowShare(tmp, upState) {
     assert.strictEqual(r.status, 200, r.body);
   }
   const slowShare = slow.stats.requests / N;
+  const phase1 = { slow: slow.stats.requests, fast: fast.stats.requests };
   assert.strictEqual(slow.stats.requests + fast.stats.requests, N);
   assert(slow.stats.requests >= 1, 'the slow worker was tried (measured) at least once');
   assert(slowShare <= 0.2, `slow worker share ${slowShare} (slow ${slow.stats.requests}, fast ${fast.stats.requests})`);
@@ -194,6 +197,22 @@ async function slowShare(tmp, upState) {
   assert.strictEqual(cj.total_tokens, pj.tokens_total, 'client and proxy agree on usage');
   assert.strictEqual((await request(pbase, null, 'GET', '/other')).status, 404);
   console.log('ok - /stats, /jsonstats, /metrics on proxy, worker and client');
+  // The roles swap: the slow upstream recovers and the fast one slows down. Exploration gives
+  // the idle, unpicked worker a request after --explore-ms and its stale figure is replaced,
+  // so it takes the traffic back (without exploration its old 150 ms would keep it out).
+  slowOpts.headDelayMs = 0;
+  fastOpts.headDelayMs = 150;
+  await new Promise((res) => setTimeout(res, 700));
+  const before = slow.stats.requests;
+  for (let i = 0; i < N; i++) {
+    const r2 = await request(base, null, 'POST', '/chat/completions', { model: MODEL, messages: [{ role: 'user', content: 'recovered ' + i }] });
+    assert.strictEqual(r2.status, 200, r2.body);
+  }
+  const recovered = slow.stats.requests - before;
+  assert(recovered >= N / 2, `the recovered worker took ${recovered}/${N} requests`);
+  r = await request(pbase, null, 'GET', '/metrics');
+  assert.match(r.body, /^cocoon_proxy_explored_total [1-9]\d*$/m);
+  console.log(`ok - a recovered worker is measured again and takes the traffic back: ${recovered}/${N}`);
   for (const k of kids) {
     const done = new Promise((res) => k.on('exit', (code) => res(code)));
     k.kill('SIGTERM');
@@ -202,7 +221,7 @@ async function slowShare(tmp, upState) {
   sanitizerClean(dir);
   fast.server.close();
   slow.server.close();
-  console.log(`ok - a slow worker's share drops: ${slow.stats.requests}/${N} requests (fast: ${fast.stats.requests})`);
+  console.log(`ok - a slow worker's share drops: ${phase1.slow}/${N} requests (fast: ${phase1.fast})`);
 }
 
 // Two proxies: the client spreads requests over both and keeps serving when one dies.
