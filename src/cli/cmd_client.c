@@ -18,7 +18,7 @@ static void usage(FILE *f) {
     fprintf(f, "usage: cocoon client --registry FILE|chain:URL#ROOT [--listen HOST:PORT] "
                "[--api-key-file FILE]\n"
                "         [--timeout SEC] [--max-coefficient N] [--owner ADDR] [--test]\n"
-               "         [--no-evidence] [--evidence-signatures]\n"
+               "         [--no-evidence] [--evidence-signatures] [--payment-poll-ms MS]\n"
                "         [--ready-file FILE] [--config FILE.json] [--provider fake|tdx|none]\n"
                "         [--log-format text|json] [--log-level LEVEL]\n"
                "         [--fake-ca DIR] [--fake-config FILE]\n"
@@ -67,6 +67,7 @@ int cmd_client(int argc, char **argv) {
                                          {"test", no_argument, NULL, 0},
                                          {"no-evidence", no_argument, NULL, 0},
                                          {"evidence-signatures", no_argument, NULL, 0},
+                                         {"payment-poll-ms", required_argument, NULL, 0},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     node_opts no;
@@ -96,6 +97,9 @@ int cmd_client(int argc, char **argv) {
             cc.require_evidence = false;
         } else if (strcmp(name, "evidence-signatures") == 0) {
             cc.evidence_signatures = true;
+        } else if (strcmp(name, "payment-poll-ms") == 0 &&
+                   cli_parse_long(optarg, 100, 3600000, &v)) {
+            cc.payment_poll_ms = (uint64_t)v;
         } else if (strcmp(name, "test") == 0) {
             cc.is_test = true;
         } else if (strcmp(name, "timeout") == 0 && cli_parse_long(optarg, 1, 3600, &v)) {

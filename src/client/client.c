@@ -52,6 +52,9 @@ typedef struct clink {
     int state;
     net_timer *retry;
     uint64_t backoff;
+    net_timer *poll;        /* next client.updatePaymentStatus while ready */
+    bool polling;           /* a poll query is in flight */
+    uint64_t payment_polls; /* answered */
     /* Worker certificates received in full on this link, by id (hex SHA-256 of the header
      * value), with the verdict of their verification: heads name them by id afterwards. The
      * proxy keeps the same window, filled in the same order (http/evidence.h). */
@@ -647,6 +650,8 @@ static void dial(void *arg);
 static void schedule_retry(clink *l) {
     l->state = CL_IDLE;
     l->c = NULL;
+    net_timer_cancel(l->poll);
+    l->polling = false;
     if (l->cl->stopping) {
         return;
     }
@@ -657,9 +662,21 @@ static void schedule_retry(clink *l) {
     net_timer_arm(l->retry, l->backoff);
 }
 
+/* Reference §5: a client polls its payment status every 10–20 s while connected. */
+static void arm_poll(clink *l) {
+    uint64_t ms = l->cl->cfg.payment_poll_ms;
+    if (ms == 0) {
+        uint8_t b[2];
+        rand_bytes(b, 2);
+        ms = 10000 + (uint64_t)((b[0] << 8 | b[1]) % 10001);
+    }
+    net_timer_arm(l->poll, ms);
+}
+
 static void on_payment_status(err_t e, int32_t code, const uint8_t *data, size_t n, void *arg) {
     clink *l = arg;
     (void)code;
+    l->polling = false;
     cur c;
     cur_init(&c, data, n);
     cm_client_payment_status st;
@@ -680,9 +697,30 @@ static void on_payment_status(err_t e, int32_t code, const uint8_t *data, size_t
         }
         return;
     }
+    l->payment_polls++;
+    arm_poll(l);
+    if (l->state == CL_READY) {
+        return; /* a periodic poll: nothing changed */
+    }
     l->state = CL_READY;
     l->backoff = 0;
     LOGI("client", "connected to proxy %s", registry_proxy_at(l->cl->cfg.reg, l->idx)->client_addr);
+}
+
+static void poll_payment(void *arg) {
+    clink *l = arg;
+    if (!l->c || l->polling || l->cl->stopping) {
+        return;
+    }
+    uint8_t q[4];
+    for (int i = 0; i < 4; i++) {
+        q[i] = (uint8_t)(CM_CLIENT_UPDATE_PAYMENT_STATUS_ID >> (8 * i));
+    }
+    l->polling = true;
+    if (link_query(l->c, q, sizeof(q), 30000, on_payment_status, l) != ERR_OK) {
+        l->polling = false;
+        link_close(l->c);
+    }
 }
 
 static void on_connected(err_t e, int32_t code, const uint8_t *data, size_t n, void *arg) {
@@ -704,16 +742,10 @@ static void on_connected(err_t e, int32_t code, const uint8_t *data, size_t n, v
         link_close(l->c);
         return;
     }
-    /* Ask for the payment status before sending work (reference §5: the client polls it). At
+    /* Ask for the payment status before sending work, then every 10–20 s (reference §5). At
      * price 0 a proxy owes no voucher and counts nothing; anything else is not a proxy this
      * client can reconcile with. */
-    uint8_t q[4];
-    for (int i = 0; i < 4; i++) {
-        q[i] = (uint8_t)(CM_CLIENT_UPDATE_PAYMENT_STATUS_ID >> (8 * i));
-    }
-    if (link_query(l->c, q, sizeof(q), 30000, on_payment_status, l) != ERR_OK) {
-        link_close(l->c);
-    }
+    poll_payment(l);
 }
 
 static void l_ready(link_conn *c, const ratls_peer *peer, void *arg) {
@@ -1054,8 +1086,13 @@ static void serve_models(client *cl, struct evhttp_request *req) {
 
 size_t client_metrics(void *arg, http_metric *m, size_t cap) {
     const client *cl = arg;
+    uint64_t polls = 0;
+    for (size_t i = 0; i < cl->nlinks; i++) {
+        polls += cl->links[i].payment_polls;
+    }
     const http_metric all[] = {
         {"ready_proxies", "proxy links ready", false, (double)client_ready_proxies(cl)},
+        {"payment_polls", "payment status answers received from proxies", true, (double)polls},
         {"requests", "inference requests sent", true, (double)cl->requests},
         {"ok", "answers received completely", true, (double)cl->ok},
         {"failed", "requests that ended with an error", true, (double)cl->failed},
@@ -1310,7 +1347,8 @@ err_t client_new(net_loop *loop, const client_config *cfg, client **out) {
         cl->links[i].cl = cl;
         cl->links[i].idx = i;
         cl->links[i].retry = net_timer_new(loop, dial, &cl->links[i]);
-        if (!cl->links[i].retry) {
+        cl->links[i].poll = net_timer_new(loop, poll_payment, &cl->links[i]);
+        if (!cl->links[i].retry || !cl->links[i].poll) {
             client_free(cl);
             return ERR_NOMEM;
         }
@@ -1352,6 +1390,7 @@ void client_free(client *cl) {
     }
     for (size_t i = 0; i < cl->nlinks; i++) {
         net_timer_free(cl->links[i].retry);
+        net_timer_free(cl->links[i].poll);
     }
     if (cl->http) {
         evhttp_free(cl->http);

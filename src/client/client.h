@@ -47,6 +47,8 @@ typedef struct {
     /* Ask workers for Ed25519 signatures (transferable proof) instead of MACs under a key
      * agreed with this client (the default: ~100 us less per answer; http/evidence.h). */
     bool evidence_signatures;
+    /* client.updatePaymentStatus interval while connected; 0 = random 10–20 s (reference). */
+    uint64_t payment_poll_ms;
 } client_config;
 
 void client_config_init(client_config *c);

@@ -157,7 +157,7 @@ async function slowShare(tmp, upState) {
   const n = path.join(dir, 'n.json');
   kids.push(run(['worker', '--registry', n, '--model', MODEL, '--upstream', `http://127.0.0.1:${slow.server.address().port}/v1`], 'slow'));
   kids.push(run(['worker', '--registry', n, '--model', MODEL, '--upstream', `http://127.0.0.1:${fast.server.address().port}/v1`, '--stats-listen', '127.0.0.1:0'], 'fast'));
-  kids.push(run(['client', '--registry', n], 'client'));
+  kids.push(run(['client', '--registry', n, '--payment-poll-ms', '200'], 'client'));
   for (const k of ['slow', 'fast', 'client']) {
     await until(`${k} ready`, async () => fs.existsSync(path.join(dir, k + '.ready')), 15000);
   }
@@ -213,6 +213,11 @@ async function slowShare(tmp, upState) {
   r = await request(pbase, null, 'GET', '/metrics');
   assert.match(r.body, /^cocoon_proxy_explored_total [1-9]\d*$/m);
   console.log(`ok - a recovered worker is measured again and takes the traffic back: ${recovered}/${N}`);
+  // The client keeps polling its payment status while connected (reference: every 10–20 s).
+  const polls = async () => Number(/^cocoon_client_payment_polls (\d+)$/m.exec((await request(cbase, null, 'GET', '/metrics')).body)[1]);
+  const p0 = await polls();
+  await until('two more payment status polls', async () => (await polls()) >= p0 + 2, 5000);
+  console.log('ok - the client polls its payment status periodically');
   for (const k of kids) {
     const done = new Promise((res) => k.on('exit', (code) => res(code)));
     k.kill('SIGTERM');
