@@ -1200,13 +1200,6 @@ err_t client_submit(client *cl, const char *path, const uint8_t *body, size_t n,
 }
 
 static void serve_inference(client *cl, struct evhttp_request *req, const char *path) {
-    /* Streamed answers go out in small chunked writes: Nagle would hold each one until the
-     * app's delayed ACK (evhttp leaves TCP_NODELAY off on the sockets it accepts). */
-    struct bufferevent *bev = evhttp_connection_get_bufferevent(evhttp_request_get_connection(req));
-    int one = 1;
-    if (bev && bufferevent_getfd(bev) >= 0) {
-        setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    }
     buf body;
     buf_init(&body, OPENAI_BODY_MAX);
     err_t e = http_req_body(req, OPENAI_BODY_MAX, &body);
@@ -1335,6 +1328,11 @@ err_t client_new(net_loop *loop, const client_config *cfg, client **out) {
             free(cl);
             return err_fail(ERR_IO, "client: cannot listen on %s", cfg->http_listen);
         }
+        /* Streamed answers go out in small chunked writes: Nagle would hold each one until the
+         * app's delayed ACK. Linux copies TCP_NODELAY from the listening socket to every socket
+         * it accepts, so it is set once here rather than per request. */
+        int one = 1;
+        setsockopt(evhttp_bound_socket_get_fd(bs), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
         if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &sl) == 0) {
