@@ -32,6 +32,10 @@ typedef struct {
     bool announced;
 } cstate;
 
+static void on_registry(void *arg) {
+    client_registry_changed(arg);
+}
+
 static void stop(void *arg) {
     client_stop(((cstate *)arg)->c);
 }
@@ -155,6 +159,8 @@ int cmd_client(int argc, char **argv) {
     }
     if (e == ERR_OK) {
         LOGI("client", "OpenAI API on http://127.0.0.1:%u/v1", client_http_port(s.c));
+        n.on_registry = on_registry;
+        n.on_registry_arg = s.c;
         e = node_run(&n, stop, stopped, tick, &s);
     }
     client_free(s.c);

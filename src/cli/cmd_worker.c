@@ -34,6 +34,10 @@ typedef struct {
     bool announced;
 } wstate;
 
+static void on_registry(void *arg) {
+    worker_registry_changed(arg);
+}
+
 static void stop(void *arg) {
     wstate *s = arg;
     http_stats_free(s->st);
@@ -143,6 +147,8 @@ int cmd_worker(int argc, char **argv) {
     }
     if (e == ERR_OK) {
         LOGI("worker", "serving %s from %s", wc.model, wc.upstream);
+        n.on_registry = on_registry;
+        n.on_registry_arg = s.w;
         e = node_run(&n, stop, stopped, tick, &s);
     }
     http_stats_free(s.st);

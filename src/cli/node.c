@@ -227,14 +227,10 @@ static void refresher_poll(node *n) {
         registry_free(fresh);
         return;
     }
-    bool kept;
     int64_t was = registry_version(n->reg);
-    registry_replace(n->reg, fresh, &kept);
+    registry_replace(n->reg, fresh);
     LOGI("node", "registry updated: version %lld -> %lld", (long long)was,
          (long long)registry_version(n->reg));
-    if (kept) {
-        LOGW("node", "the registry's proxy list changed length; restart to follow it");
-    }
     log_flush(); /* a registry change shows in the log at once, not at the next flush */
     if (n->on_registry) {
         n->on_registry(n->on_registry_arg);

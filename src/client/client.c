@@ -47,7 +47,9 @@ enum { CL_IDLE, CL_DIALING, CL_HANDSHAKE, CL_READY };
 
 typedef struct clink {
     client *cl;
-    size_t idx;
+    bool in_use;                  /* the registry lists this proxy (else the slot is free) */
+    char addr[REGISTRY_ADDR_MAX]; /* the proxy's client address */
+    uint8_t image[32];            /* the proxy's image hash, once attested */
     link_conn *c;
     int state;
     net_timer *retry;
@@ -652,7 +654,7 @@ static void schedule_retry(clink *l) {
     l->c = NULL;
     net_timer_cancel(l->poll);
     l->polling = false;
-    if (l->cl->stopping) {
+    if (l->cl->stopping || !l->in_use) {
         return;
     }
     l->backoff = l->backoff ? l->backoff * 2 : CLIENT_RETRY_MS;
@@ -704,7 +706,7 @@ static void on_payment_status(err_t e, int32_t code, const uint8_t *data, size_t
     }
     l->state = CL_READY;
     l->backoff = 0;
-    LOGI("client", "connected to proxy %s", registry_proxy_at(l->cl->cfg.reg, l->idx)->client_addr);
+    LOGI("client", "connected to proxy %s", l->addr);
 }
 
 static void poll_payment(void *arg) {
@@ -758,6 +760,7 @@ static void l_ready(link_conn *c, const ratls_peer *peer, void *arg) {
         link_close(c);
         return;
     }
+    memcpy(l->image, peer->image_hash, 32);
     l->state = CL_HANDSHAKE;
     l->ncerts = 0; /* a new link: the proxy starts a new window too */
     l->cert_next = 0;
@@ -835,7 +838,10 @@ static void dial(void *arg) {
     client *cl = l->cl;
     char host[256];
     uint16_t port;
-    const char *addr = registry_proxy_at(cl->cfg.reg, l->idx)->client_addr;
+    if (!l->in_use || cl->stopping) {
+        return;
+    }
+    const char *addr = l->addr;
     err_t e = net_parse_hostport(addr, host, sizeof(host), &port, 0);
     if (e == ERR_OK) {
         link_config lc;
@@ -1340,20 +1346,77 @@ err_t client_new(net_loop *loop, const client_config *cfg, client **out) {
                                                       : ((struct sockaddr_in *)&ss)->sin_port);
         }
     }
-    cl->nlinks = registry_proxy_count(cfg->reg);
+    cl->nlinks = REGISTRY_MAX_PROXIES;
     for (size_t i = 0; i < cl->nlinks; i++) {
         cl->links[i].cl = cl;
-        cl->links[i].idx = i;
         cl->links[i].retry = net_timer_new(loop, dial, &cl->links[i]);
         cl->links[i].poll = net_timer_new(loop, poll_payment, &cl->links[i]);
         if (!cl->links[i].retry || !cl->links[i].poll) {
             client_free(cl);
             return ERR_NOMEM;
         }
-        net_timer_arm(cl->links[i].retry, 0);
     }
+    client_registry_changed(cl);
     *out = cl;
     return ERR_OK;
+}
+
+static bool listed(const registry *reg, const char *addr) {
+    for (size_t p = 0; p < registry_proxy_count(reg); p++) {
+        if (strcmp(registry_proxy_at(reg, p)->client_addr, addr) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void client_registry_changed(client *cl) {
+    const registry *reg = cl->cfg.reg;
+    /* Proxies that left the list are closed (their requests fail over like a lost link); the
+     * others are held to the current image list. */
+    for (size_t i = 0; i < cl->nlinks; i++) {
+        clink *l = &cl->links[i];
+        if (!l->in_use) {
+            continue;
+        }
+        if (!listed(reg, l->addr)) {
+            LOGI("client", "proxy %s left the registry: closing its link", l->addr);
+            l->in_use = false;
+            net_timer_cancel(l->retry);
+            if (l->c) {
+                link_close(l->c);
+            }
+        } else if (l->c && l->state >= CL_HANDSHAKE &&
+                   registry_check_proxy_image(reg, l->image) != ERR_OK) {
+            LOGW("client", "proxy %s: its image is no longer allowed: closing", l->addr);
+            link_close(l->c);
+        }
+    }
+    /* New proxies get a free slot (one whose old link is completely gone) and are dialed. */
+    for (size_t p = 0; p < registry_proxy_count(reg); p++) {
+        const char *addr = registry_proxy_at(reg, p)->client_addr;
+        bool have = false;
+        clink *slot = NULL;
+        for (size_t i = 0; i < cl->nlinks && !have; i++) {
+            clink *l = &cl->links[i];
+            have = l->in_use && strcmp(l->addr, addr) == 0;
+            if (!l->in_use && !l->c && !slot) {
+                slot = l;
+            }
+        }
+        if (have) {
+            continue;
+        }
+        if (!slot) {
+            LOGW("client", "no free link for proxy %s (closing links still pending)", addr);
+            continue;
+        }
+        slot->in_use = true;
+        snprintf(slot->addr, sizeof(slot->addr), "%s", addr);
+        slot->state = CL_IDLE;
+        slot->backoff = 0;
+        net_timer_arm(slot->retry, 0);
+    }
 }
 
 void client_stop(client *cl) {

@@ -94,6 +94,10 @@ MUST_CHECK err_t client_new(net_loop *l, const client_config *cfg, client **out)
 /* Fails open requests (503), stops the HTTP API and closes the links; run the loop until
  * client_stopped() before client_free. */
 void client_stop(client *c);
+/* After the registry changed in place (registry_replace): links to proxies no longer listed
+ * are closed, new proxies are dialed, connected proxies are re-checked against the image
+ * list. */
+void client_registry_changed(client *c);
 bool client_stopped(const client *c);
 void client_free(client *c);
 uint16_t client_http_port(const client *c);

@@ -330,14 +330,11 @@ static void refresh_poll(cocoon_client *c) {
         registry_free(fresh);
         return;
     }
-    bool kept;
     int64_t was = registry_version(c->reg);
-    registry_replace(c->reg, fresh, &kept);
+    registry_replace(c->reg, fresh);
     LOGI("libclient", "registry updated: version %lld -> %lld", (long long)was,
          (long long)registry_version(c->reg));
-    if (kept) {
-        LOGW("libclient", "the registry's proxy list changed length; a new client follows it");
-    }
+    client_registry_changed(c->cl);
 }
 
 static void on_tick(void *arg) {

@@ -187,14 +187,11 @@ err_t registry_from_file(const char *path, registry **out) {
     return e;
 }
 
-void registry_replace(registry *r, registry *fresh, bool *proxies_kept) {
-    *proxies_kept = false;
-    /* Proxy indices are held by the roles' links: the list moves only when its length stays. */
-    if (fresh->nproxies == r->nproxies) {
-        memcpy(r->proxies, fresh->proxies, sizeof(r->proxies));
-    } else {
-        *proxies_kept = true;
-    }
+void registry_replace(registry *r, registry *fresh) {
+    /* The roles key their links by address and follow the list (client/worker
+     * *_registry_changed), so it moves like everything else. */
+    memcpy(r->proxies, fresh->proxies, sizeof(r->proxies));
+    r->nproxies = fresh->nproxies;
     hash_list t;
 #define SWAP_LIST(f) (t = r->f, r->f = fresh->f, fresh->f = t)
     SWAP_LIST(proxy_images);

@@ -50,10 +50,9 @@ MUST_CHECK err_t registry_from_file(const char *path, registry **out);
  * Hash checks are always on. Any malformed cell is an error and nothing is returned. */
 MUST_CHECK err_t registry_from_root_data(const ton_cell *data, registry **out);
 void registry_free(registry *r);
-/* Moves fresh's contents into r and frees fresh: hash lists, prices, version and checks always;
- * the proxy list only when its length is unchanged (roles index their links by it), else
- * *proxies_kept is set and r keeps its proxies. */
-void registry_replace(registry *r, registry *fresh, bool *proxies_kept);
+/* Moves fresh's contents into r and frees fresh: proxy list, hash lists, prices, version and
+ * checks. */
+void registry_replace(registry *r, registry *fresh);
 /* Same contents (proxies, lists in order, version, checks, prices). */
 bool registry_equal(const registry *a, const registry *b);
 

@@ -36,7 +36,9 @@ enum { WL_IDLE, WL_DIALING, WL_HANDSHAKE, WL_READY };
 
 typedef struct wlink {
     worker *w;
-    size_t idx;
+    bool in_use;                  /* the registry lists this proxy (else the slot is free) */
+    char addr[REGISTRY_ADDR_MAX]; /* the proxy's worker address */
+    uint8_t image[32];            /* the proxy's image hash, once attested */
     link_conn *c;
     int state;
     net_timer *retry;
@@ -517,7 +519,7 @@ static void dial(void *arg);
 static void schedule_retry(wlink *l) {
     l->state = WL_IDLE;
     l->c = NULL;
-    if (l->w->stopping) {
+    if (l->w->stopping || !l->in_use) {
         return;
     }
     l->backoff = l->backoff ? l->backoff * 2 : WORKER_RETRY_MS;
@@ -539,8 +541,7 @@ static void on_handshake_done(err_t e, int32_t code, const uint8_t *data, size_t
     }
     l->state = WL_READY;
     l->backoff = 0;
-    LOGI("worker", "registered with proxy %s",
-         registry_proxy_at(l->w->cfg.reg, l->idx)->worker_addr);
+    LOGI("worker", "registered with proxy %s", l->addr);
 }
 
 /* The proxy's side of the balance comparison: with nothing paid yet, a proxy that reports
@@ -630,6 +631,7 @@ static void l_ready(link_conn *c, const ratls_peer *peer, void *arg) {
         link_close(c);
         return;
     }
+    memcpy(l->image, peer->image_hash, 32);
     l->state = WL_HANDSHAKE;
     l->cert_sent = 0;
     cm_worker_connect_to_proxy m;
@@ -639,7 +641,7 @@ static void l_ready(link_conn *c, const ratls_peer *peer, void *arg) {
     m.params.model = tl_bytes_str(w->cfg.model);
     m.params.coefficient = w->cfg.coefficient;
     m.params.is_test = w->cfg.is_test;
-    m.params.proxy_cnt = (int32_t)w->nlinks;
+    m.params.proxy_cnt = (int32_t)registry_proxy_count(w->cfg.reg);
     m.params.max_active_requests = w->cfg.max_active;
     m.params.min_proto_version = 1;
     m.params.max_proto_version = 1;
@@ -684,8 +686,7 @@ static void l_close(link_conn *c, err_t why, void *arg) {
     wlink *l = arg;
     (void)c;
     worker *w = l->w;
-    LOGI("worker", "link to proxy %s closed: %s",
-         registry_proxy_at(w->cfg.reg, l->idx)->worker_addr,
+    LOGI("worker", "link to proxy %s closed: %s", l->addr,
          why == ERR_OK ? "ok" : err_describe(why));
     for (wreq *r = w->reqs, *next; r; r = next) {
         next = r->next;
@@ -703,7 +704,10 @@ static void dial(void *arg) {
     worker *w = l->w;
     char host[256];
     uint16_t port;
-    const char *addr = registry_proxy_at(w->cfg.reg, l->idx)->worker_addr;
+    if (!l->in_use || w->stopping) {
+        return;
+    }
+    const char *addr = l->addr;
     err_t e = net_parse_hostport(addr, host, sizeof(host), &port, 0);
     if (e == ERR_OK) {
         link_config lc;
@@ -749,19 +753,76 @@ err_t worker_new(net_loop *loop, const worker_config *cfg, worker **out) {
         free(w);
         return e;
     }
-    w->nlinks = registry_proxy_count(cfg->reg);
+    w->nlinks = REGISTRY_MAX_PROXIES;
     for (size_t i = 0; i < w->nlinks; i++) {
         w->links[i].w = w;
-        w->links[i].idx = i;
         w->links[i].retry = net_timer_new(loop, dial, &w->links[i]);
         if (!w->links[i].retry) {
             worker_free(w);
             return ERR_NOMEM;
         }
-        net_timer_arm(w->links[i].retry, 0);
     }
+    worker_registry_changed(w);
     *out = w;
     return ERR_OK;
+}
+
+static bool listed(const registry *reg, const char *addr) {
+    for (size_t p = 0; p < registry_proxy_count(reg); p++) {
+        if (strcmp(registry_proxy_at(reg, p)->worker_addr, addr) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void worker_registry_changed(worker *w) {
+    const registry *reg = w->cfg.reg;
+    /* Proxies that left the list are closed (their requests end like on a lost link); the
+     * others are held to the current image list. */
+    for (size_t i = 0; i < w->nlinks; i++) {
+        wlink *l = &w->links[i];
+        if (!l->in_use) {
+            continue;
+        }
+        if (!listed(reg, l->addr)) {
+            LOGI("worker", "proxy %s left the registry: closing its link", l->addr);
+            l->in_use = false;
+            net_timer_cancel(l->retry);
+            if (l->c) {
+                link_close(l->c);
+            }
+        } else if (l->c && l->state >= WL_HANDSHAKE &&
+                   registry_check_proxy_image(reg, l->image) != ERR_OK) {
+            LOGW("worker", "proxy %s: its image is no longer allowed: closing", l->addr);
+            link_close(l->c);
+        }
+    }
+    /* New proxies get a free slot (one whose old link is completely gone) and are dialed. */
+    for (size_t p = 0; p < registry_proxy_count(reg); p++) {
+        const char *addr = registry_proxy_at(reg, p)->worker_addr;
+        bool have = false;
+        wlink *slot = NULL;
+        for (size_t i = 0; i < w->nlinks && !have; i++) {
+            wlink *l = &w->links[i];
+            have = l->in_use && strcmp(l->addr, addr) == 0;
+            if (!l->in_use && !l->c && !slot) {
+                slot = l;
+            }
+        }
+        if (have) {
+            continue;
+        }
+        if (!slot) {
+            LOGW("worker", "no free link for proxy %s (closing links still pending)", addr);
+            continue;
+        }
+        slot->in_use = true;
+        snprintf(slot->addr, sizeof(slot->addr), "%s", addr);
+        slot->state = WL_IDLE;
+        slot->backoff = 0;
+        net_timer_arm(slot->retry, 0);
+    }
 }
 
 void worker_stop(worker *w) {

@@ -49,6 +49,10 @@ MUST_CHECK err_t worker_new(net_loop *l, const worker_config *cfg, worker **out)
 /* Graceful stop: running requests are failed (the proxy hears why), links are closed; the
  * loop must run until worker_stopped() before worker_free. */
 void worker_stop(worker *w);
+/* After the registry changed in place (registry_replace): links to proxies no longer listed
+ * are closed, new proxies are dialed, connected proxies are re-checked against the image
+ * list. */
+void worker_registry_changed(worker *w);
 bool worker_stopped(const worker *w);
 void worker_free(worker *w);
 /* Proxies with which the handshake has completed. */

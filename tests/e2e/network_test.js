@@ -282,6 +282,66 @@ async function failover(tmp, upState, upstream) {
   console.log('ok - two proxies: requests spread over both, served by the other when one dies');
 }
 
+// The registry's proxy list changes while everything runs (a refresh of the file, as of the root
+// contract): client and worker drop the proxy that left and connect to the one that came.
+async function follow(tmp, upState, upstream) {
+  const reg = JSON.parse(fs.readFileSync(path.join(upState, 'registry.json'), 'utf8'));
+  const ca = path.join(upState, 'fake-ca');
+  const dir = fs.mkdtempSync(path.join(tmp, 'follow-'));
+  const run = (args, name) => {
+    const fd = fs.openSync(path.join(dir, name + '.log'), 'w');
+    return spawn(COCOON, [...args, '--fake-ca', ca, '--ready-file', path.join(dir, name + '.ready')], { stdio: ['ignore', fd, fd] });
+  };
+  fs.writeFileSync(path.join(dir, 'p.json'), JSON.stringify({ worker_image_hashes: reg.worker_image_hashes, models: [MODEL] }));
+  const proxies = {};
+  const entries = {};
+  const stats = {};
+  for (const name of ['pa', 'pb']) {
+    proxies[name] = run(['proxy', '--registry', path.join(dir, 'p.json'), '--difficulty', '4', '--stats-listen', '127.0.0.1:0'], name);
+  }
+  for (const name of ['pa', 'pb']) {
+    await until(`${name} ready`, async () => fs.existsSync(path.join(dir, name + '.ready')), 15000);
+    const [wp, cp] = fs.readFileSync(path.join(dir, name + '.ready'), 'utf8').trim().split(' ');
+    entries[name] = { worker: `127.0.0.1:${wp}`, client: `127.0.0.1:${cp}` };
+    await until(`${name} stats port`, async () => /stats_port: \d+/.test(fs.readFileSync(path.join(dir, name + '.log'), 'utf8')), 5000);
+    stats[name] = `http://127.0.0.1:${/stats_port: (\d+)/.exec(fs.readFileSync(path.join(dir, name + '.log'), 'utf8'))[1]}`;
+  }
+  const n = path.join(dir, 'n.json');
+  const writeReg = (names) => {
+    fs.writeFileSync(n + '.tmp', JSON.stringify({ proxies: names.map((x) => entries[x]), proxy_image_hashes: reg.proxy_image_hashes, worker_image_hashes: reg.worker_image_hashes, models: [MODEL] }));
+    fs.renameSync(n + '.tmp', n);
+  };
+  writeReg(['pa']);
+  const worker = run(['worker', '--registry', n, '--registry-refresh', '1', '--model', MODEL, '--upstream', upstream], 'worker');
+  const client = run(['client', '--registry', n, '--registry-refresh', '1'], 'client');
+  const pj = async (name) => JSON.parse((await request(stats[name], null, 'GET', '/jsonstats')).body);
+  await until('client ready', async () => fs.existsSync(path.join(dir, 'client.ready')), 15000);
+  const cbase = `http://127.0.0.1:${fs.readFileSync(path.join(dir, 'client.ready'), 'utf8').trim()}`;
+  const ask = async (i) => {
+    const r = await request(cbase + '/v1', null, 'POST', '/chat/completions', { model: MODEL, messages: [{ role: 'user', content: 'follow ' + i }] });
+    assert.strictEqual(r.status, 200, r.body);
+  };
+  await until('the worker on pa', async () => (await pj('pa')).workers_ready === 1, 15000);
+  await ask(0);
+  assert.strictEqual((await pj('pb')).workers_ready, 0);
+  writeReg(['pb']); // pa leaves, pb comes
+  await until('worker and client on pb only', async () => {
+    const [a, b] = [await pj('pa'), await pj('pb')];
+    return a.workers_ready === 0 && a.clients === 0 && b.workers_ready === 1 && b.clients === 1;
+  }, 15000);
+  const before = { pa: (await pj('pa')).requests_total, pb: (await pj('pb')).requests_total };
+  for (let i = 1; i <= 3; i++) await ask(i);
+  assert.strictEqual((await pj('pb')).requests_total, before.pb + 3);
+  assert.strictEqual((await pj('pa')).requests_total, before.pa);
+  for (const k of [client, worker, proxies.pa, proxies.pb]) {
+    const done = new Promise((res) => k.on('exit', (code) => res(code)));
+    k.kill('SIGTERM');
+    assert.strictEqual(await done, 0);
+  }
+  sanitizerClean(dir);
+  console.log('ok - a changed proxy list is followed without a restart (pa left, pb came)');
+}
+
 // A proxy that alters usage or the answer in transit: the client rejects the answer.
 async function tamper(tmp, upState, upstream) {
   const reg = JSON.parse(fs.readFileSync(path.join(upState, 'registry.json'), 'utf8'));
@@ -550,6 +610,7 @@ async function main() {
   await refusals(tmp, state, upstream);
   await slowShare(tmp, state);
   await failover(tmp, state, upstream);
+  await follow(tmp, state, upstream);
   await tamper(tmp, state, upstream);
   await builtin(tmp);
   fx.server.close();

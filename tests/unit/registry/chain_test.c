@@ -341,16 +341,14 @@ static void test_replace(void **state) {
     uint8_t h0[32];
     nth_hash(0, h0);
     assert_int_equal(registry_check_worker_image(r, h0), ERR_IMAGE_NOT_ALLOWED);
-    bool kept;
-    registry_replace(r, f, &kept);
-    assert_false(kept);
+    registry_replace(r, f);
     assert_int_equal(registry_version(r), 2);
     assert_string_equal(registry_proxy_at(r, 1)->worker_addr, "d:4");
     assert_int_equal(registry_check_worker_image(r, h0), ERR_OK);
     assert_int_equal(load_spec(&c, &f), ERR_OK);
-    registry_replace(r, f, &kept);
-    assert_true(kept); /* two links, one proxy on chain: the list stays */
-    assert_int_equal(registry_proxy_count(r), 2);
+    registry_replace(r, f); /* the list follows the chain, also when its length changes */
+    assert_int_equal(registry_proxy_count(r), 1);
+    assert_string_equal(registry_proxy_at(r, 0)->worker_addr, "e:5");
     assert_int_equal(registry_version(r), 3);
     assert_int_equal(registry_price_per_token(r), 9);
     assert_int_equal(registry_check_worker_image(r, h0), ERR_IMAGE_NOT_ALLOWED);
