@@ -56,30 +56,26 @@ struct net_stream {
     bool paused;
     bool failed;
     bool wblocked; /* the kernel refused bytes: wev is armed */
-    bool *dead;    /* set by net_stream_free while a callback runs */
+    bool freed;    /* net_stream_free ran while busy */
+    int busy;      /* owner callbacks on the stack that we return into */
 };
 
-/* An owner callback may free the stream: bracket calls after which we still touch it. */
-typedef struct {
-    bool dead;
-    bool *outer;
-} guard;
-
-static void guard_enter(net_stream *s, guard *g) {
-    g->dead = false;
-    g->outer = s->dead;
-    s->dead = &g->dead;
+/* An owner callback may free the stream. Around calls after which we still touch it, busy is
+ * raised; net_stream_free then releases the socket, events and TLS state at once (no callback
+ * can follow) and leaves the struct to the outermost leave(). */
+static void enter(net_stream *s) {
+    s->busy++;
 }
 
-/* False when the stream was freed meanwhile (then it must not be touched). */
-static bool guard_leave(net_stream *s, guard *g) {
-    if (g->dead) {
-        if (g->outer) {
-            *g->outer = true;
+/* False when the stream was freed inside the callback: it must not be touched any more. */
+static bool leave(net_stream *s) {
+    s->busy--;
+    if (s->freed) {
+        if (s->busy == 0) {
+            free(s);
         }
         return false;
     }
-    s->dead = g->outer;
     return true;
 }
 
@@ -197,20 +193,17 @@ net_stream *net_stream_new(net_loop *l, int fd, bool connecting, const net_strea
     return s;
 }
 
-void net_stream_free(net_stream *s) {
-    if (!s) {
-        return;
-    }
-    if (s->dead) {
-        *s->dead = true; /* a callback of ours is on the stack: it stops touching s */
-    }
+/* Releases everything but the struct itself. */
+static void destroy(net_stream *s) {
     struct event *evs[] = {s->rev, s->wev, s->fev, s->kev};
     for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++) {
         if (evs[i]) {
             event_free(evs[i]);
         }
     }
+    s->rev = s->wev = s->fev = s->kev = NULL;
     net_timer_free(s->deadline);
+    s->deadline = NULL;
     buf_free(&s->rawout);
     struct evbuffer *bufs[] = {s->in, s->pout, s->cout};
     for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++) {
@@ -218,9 +211,24 @@ void net_stream_free(net_stream *s) {
             evbuffer_free(bufs[i]);
         }
     }
+    s->in = s->pout = s->cout = NULL;
     SSL_free(s->ssl); /* and its BIOs */
+    s->ssl = NULL;
+    s->rbio = s->wbio = NULL;
     if (s->fd >= 0) {
         close(s->fd);
+        s->fd = -1;
+    }
+}
+
+void net_stream_free(net_stream *s) {
+    if (!s || s->freed) {
+        return;
+    }
+    destroy(s);
+    if (s->busy > 0) {
+        s->freed = true; /* a callback of ours is on the stack: leave() frees the struct */
+        return;
     }
     free(s);
 }
@@ -440,12 +448,11 @@ static void advance(net_stream *s, bool force) {
         }
         s->handshaking = false;
         schedule_flush(s); /* our last flight, with whatever on_tls_ready queues */
-        guard g;
-        guard_enter(s, &g);
+        enter(s);
         if (s->cbs.on_tls_ready) {
             s->cbs.on_tls_ready(s, s->arg);
         }
-        if (!guard_leave(s, &g) || s->failed) {
+        if (!leave(s) || s->failed) {
             return;
         }
     }
@@ -475,10 +482,9 @@ static void advance(net_stream *s, bool force) {
     }
     size_t now = evbuffer_get_length(s->in);
     if (!s->paused && s->cbs.on_data && (now > before || (force && now > 0))) {
-        guard g;
-        guard_enter(s, &g);
+        enter(s);
         s->cbs.on_data(s, s->arg); /* plaintext that came before a close or an error first */
-        if (!guard_leave(s, &g) || s->failed) {
+        if (!leave(s) || s->failed) {
             return;
         }
     }
