@@ -6,7 +6,10 @@
 #               one TLS proxy hop, 1 worker process, keep-alive both sides),
 #   cocoon      through `cocoon up` (client HTTP API → RA-TLS → proxy → RA-TLS → worker →
 #               upstream: three daemons, two TLS hops, evidence signed and verified),
-#   cocoon-lib  through libcocoon-client into the same proxy (no HTTP hop to a client daemon).
+#   cocoon-lib  through libcocoon-client into the same proxy (no HTTP hop to a client daemon),
+#   relay3      through three chained plain TCP relays (bench/net/net_relay, one process each,
+#               blocking read/write): the floor — what three extra process hops cost on this
+#               machine before any TLS, framing or HTTP work.
 # Latency: one request at a time, targets interleaved; added = target - direct.
 # Throughput: C connections (or requests in flight) per target for S seconds.
 #
@@ -22,10 +25,11 @@ while getopts "n:c:s:" o; do
     esac
 done
 B="${COCOON_BUILD:-$ROOT/build}"
-if [ ! -x "$B/cocoon" ] || [ ! -x "$B/bench/net/net_bench" ] || [ ! -x "$B/bench/net/net_upstream" ]; then
+if [ ! -x "$B/cocoon" ] || [ ! -x "$B/bench/net/net_bench" ] || [ ! -x "$B/bench/net/net_upstream" ] ||
+    [ ! -x "$B/bench/net/net_relay" ]; then
     [ "$B" = "$ROOT/build" ] || { echo "run.sh: $B lacks cocoon/net_bench/net_upstream" >&2; exit 2; }
     (cd "$ROOT" && cmake --preset release >/dev/null && cmake --build --preset release -j2 \
-        --target cocoon net_bench net_upstream >/dev/null)
+        --target cocoon net_bench net_upstream net_relay >/dev/null)
 fi
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
 [ -x "$NGINX" ] || { echo "run.sh: nginx is required (scripts/setup installs nginx-light)" >&2; exit 2; }
@@ -46,6 +50,15 @@ wait_file() { for _ in $(seq 300); do [ -s "$1" ] && return 0; sleep 0.1; done; 
 "$B/bench/net/net_upstream" "$T/upstream.port" & PIDS+=($!)
 wait_file "$T/upstream.port"
 UP="$(cat "$T/upstream.port")"
+
+# Three plain TCP relays in a row in front of the upstream (the floor anchor).
+NEXT="$UP"
+for i in 3 2 1; do
+    "$B/bench/net/net_relay" "$T/relay$i.port" "$NEXT" & PIDS+=($!)
+    wait_file "$T/relay$i.port"
+    NEXT="$(cat "$T/relay$i.port")"
+done
+RELAY="$NEXT"
 
 # nginx: TLS 1.3 (self-signed P-256 certificate made now), proxy_pass with upstream keep-alive,
 # unprivileged (nobody when this script runs as root), 127.0.0.1 only.
@@ -116,6 +129,7 @@ for mode in json stream; do
         --lib "$T/up/registry.json" "$T/up/fake-ca" \
         "direct,http://127.0.0.1:$UP/v1/chat/completions" \
         "nginx-tls,https://127.0.0.1:$NGX/v1/chat/completions" \
+        "relay3,http://127.0.0.1:$RELAY/v1/chat/completions" \
         "cocoon,$BASE/chat/completions,$KEY" > "$out"
     echo
     echo "== $mode answers"
@@ -136,6 +150,10 @@ for mode in json stream; do
         ratiol = rps["cocoon-lib"] / rps["nginx-tls"]
         printf "goal: added p50 over all hops <= 0.150 ms: cocoon %.3f ms (%s), cocoon-lib %.3f ms (%s)\n", add, verdict(add <= 0.15), addl, verdict(addl <= 0.15)
         printf "goal: full-path throughput >= 0.5x one nginx TLS hop: cocoon %.2fx (%s), cocoon-lib %.2fx (%s)\n", ratio, verdict(ratio >= 0.5), ratiol, verdict(ratiol >= 0.5)
+        floor = (p50["relay3"] - p50["direct"]) / 1000
+        ngx = (p50["nginx-tls"] - p50["direct"]) / 1000
+        printf "anchors: three plain TCP relays (the floor for three process hops) add %.3f ms; one nginx TLS hop adds %.3f ms\n", floor, ngx
+        printf "per hop: cocoon %.3f ms (3 hops), cocoon-lib %.3f ms (2 hops), plain relay %.3f ms, nginx TLS %.3f ms\n", add / 3, addl / 2, floor / 3, ngx
     }' "$out"
 done
 

@@ -289,6 +289,12 @@ static void sse_line(openai_usage_counter *c, const char *p, size_t n) {
     if (n == 0 || (n == 6 && memcmp(p, "[DONE]", 6) == 0) || *p != '{') {
         return;
     }
+    /* Only an event with a "usage" member counts, and a stream has one usage event among many
+     * content chunks: skip the parse when the text cannot hold that key. It can only if
+     * "usage" appears literally or a \u escape could spell it. */
+    if (!memmem(p, n, "usage", 5) && !memmem(p, n, "\\u", 2)) {
+        return;
+    }
     parse_doc(c, p, n);
 }
 

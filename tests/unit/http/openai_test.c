@@ -192,6 +192,26 @@ static void test_usage_sse_split_everywhere(void **state) {
     openai_usage_free(&c);
 }
 
+/* The parse is skipped for events that cannot hold a usage member; one whose key is spelled
+ * with \u escapes (valid JSON) still counts. */
+static void test_usage_sse_escaped_key(void **state) {
+    (void)state;
+    static const char e[] =
+        "data: {\"choices\":[],\"\\u0075sage\":{\"prompt_tokens\":7,\"completion_tokens\":5,"
+        "\"total_tokens\":12}}\n\n"
+        "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\n";
+    openai_usage_counter c;
+    openai_usage_init(&c, true);
+    openai_usage_feed(&c, (const uint8_t *)e, strlen(e));
+    openai_usage u;
+    openai_usage_finish(&c, &u);
+    assert_true(c.seen);
+    assert_int_equal(u.prompt, 7);
+    assert_int_equal(u.completion, 5);
+    assert_int_equal(u.total, 12);
+    openai_usage_free(&c);
+}
+
 static void test_usage_json_and_hostile_values(void **state) {
     (void)state;
     static const char j[] = "{\"object\":\"chat.completion\",\"usage\":{\"prompt_tokens\":12,"
@@ -257,6 +277,7 @@ int main(void) {
         cmocka_unit_test(test_rewrite_rejections),
         cmocka_unit_test(test_peek_and_paths),
         cmocka_unit_test(test_usage_sse_split_everywhere),
+        cmocka_unit_test(test_usage_sse_escaped_key),
         cmocka_unit_test(test_usage_json_and_hostile_values),
         cmocka_unit_test(test_error_json),
     };
