@@ -486,6 +486,7 @@ static void w_answer_head(pworker *w, const uint8_t *data, size_t n) {
     buf_init(&nb, PROTO_FRAME_MAX);
     tl_bytes answer = m.answer;
     cm_http_header *hv = NULL;
+    uint8_t *altered = NULL;
     const char *added_id = NULL;
     if (hok && (hv = calloc(hr.headers_count + 2, sizeof(*hv))) != NULL) {
         uint32_t k = 0;
@@ -524,6 +525,13 @@ static void w_answer_head(pworker *w, const uint8_t *data, size_t n) {
         cm_http_response h2 = hr;
         h2.headers = hv;
         h2.headers_count = k;
+        const char *fault = w->p->cfg.fault;
+        if (fault && strcmp(fault, "body") == 0 && hr.payload.len > 0 &&
+            (altered = malloc(hr.payload.len)) != NULL) {
+            memcpy(altered, hr.payload.p, hr.payload.len);
+            altered[hr.payload.len / 2] ^= 0x01;
+            h2.payload = tl_bytes_of(altered, hr.payload.len);
+        }
         if (cm_http_response_encode(&nb, &h2) == ERR_OK) {
             answer = tl_bytes_of(nb.data, nb.len);
         } else {
@@ -537,9 +545,15 @@ static void w_answer_head(pworker *w, const uint8_t *data, size_t n) {
     out.flags = m.flags & 1;
     if (m.flags & 1) {
         conv_final(&m.final_info, r, &out.final_info);
+        const char *fault = w->p->cfg.fault;
+        if (fault && strcmp(fault, "usage") == 0) {
+            out.final_info.tokens_used.completion_tokens_used++;
+            out.final_info.tokens_used.total_tokens_used++;
+        }
     }
     err_t e = r->cl && r->cl->c ? link_send_msg(r->cl->c, &cm_client_query_answer_ex_desc, &out)
                                 : ERR_EOF;
+    free(altered);
     if (e == ERR_OK && added_id) {
         client_add_cert(r->cl, added_id);
     }

@@ -31,6 +31,9 @@
 #define WORKER_QUERY_MS 30000 /* handshake queries, as the reference */
 #define WORKER_PART_MAX ((size_t)1 << 20)
 #define MAC_KEYS 64 /* evidence MAC keys remembered (one X25519 agreement per client key) */
+/* A JSON (not SSE) answer is held until complete, up to this size, and goes to the proxy as one
+ * message: head, body and final info together. */
+#define WORKER_HOLD_MAX ((size_t)1 << 20)
 
 enum { WL_IDLE, WL_DIALING, WL_HANDSHAKE, WL_READY };
 
@@ -64,6 +67,12 @@ typedef struct wreq {
     uint8_t client_kx[X25519_LEN];
     bool mac;
     uint8_t mac_key[32];
+    uint64_t gen; /* the certificate generation (rotation + 1) of key */
+    /* The answer head (http.response TL without payload and evidence certificate header), kept
+     * until sent; a JSON answer's body is held with it (WORKER_HOLD_MAX). */
+    buf head;
+    bool hold;
+    buf held;
     uint8_t query_hash[32];
     hash_ctx *answer_hash;
     struct wreq *next;
@@ -83,6 +92,10 @@ struct worker {
     char *cert64;
     uint64_t cert64_for; /* rotation count + 1 */
     char cert_id[65];
+    /* The one before, for answers whose head was built before a rotation. */
+    char *cert64_prev;
+    uint64_t cert64_prev_for;
+    char cert_id_prev[65];
     mac_key_entry mac_keys[MAC_KEYS];
     size_t mac_next; /* replaced next when the table is full (oldest first) */
     net_loop *loop;
@@ -148,6 +161,8 @@ static void req_free(wreq *r) {
     w->active--;
     openai_usage_free(&r->uc);
     hash_free(r->answer_hash);
+    buf_free(&r->head);
+    buf_free(&r->held);
     ed25519_wipe(&r->key);
     ct_wipe(r->mac_key, sizeof(r->mac_key));
     free(r);
@@ -185,6 +200,78 @@ static err_t mac_key_for(worker *w, const uint8_t client_kx[X25519_LEN],
 
 /* ---- upstream callbacks ---- */
 
+/* Sends the kept head with this payload (and the final info when the answer is complete): the
+ * evidence certificate is added now, in full if this link has not had it, so a head that is
+ * never sent marks nothing. */
+static void send_head(wreq *r, const uint8_t *payload, size_t n,
+                      const cm_proxy_query_final_info *final) {
+    worker *w = r->w;
+    cm_http_response hr;
+    cur c;
+    cur_init(&c, r->head.data, r->head.len);
+    err_t e = cm_http_response_decode(&c, &hr);
+    if (e != ERR_OK) {
+        LOGW("worker", "answer head lost: %s", err_describe(e));
+        return;
+    }
+    cm_http_header *decoded = hr.headers; /* owned by hr: put back before the free */
+    uint32_t ndecoded = hr.headers_count;
+    cm_http_header *hv = calloc(hr.headers_count + 1, sizeof(*hv));
+    buf b;
+    buf_init(&b, PROTO_FRAME_MAX);
+    bool full = false;
+    if (!hv) {
+        e = ERR_NOMEM;
+        goto out;
+    }
+    memcpy(hv, hr.headers, hr.headers_count * sizeof(*hv));
+    uint32_t k = hr.headers_count;
+    if (r->evidence) {
+        const char *text = NULL, *id = NULL;
+        if (w->cert64_for == r->gen) {
+            text = w->cert64;
+            id = w->cert_id;
+        } else if (w->cert64_prev_for == r->gen) {
+            text = w->cert64_prev;
+            id = w->cert_id_prev;
+        }
+        if (text) {
+            full = r->l->cert_sent != r->gen;
+            hv[k].name = tl_bytes_str(full ? EVIDENCE_CERT_HEADER : EVIDENCE_CERT_ID_HEADER);
+            hv[k].value = tl_bytes_str(full ? text : id);
+            k++;
+        }
+    }
+    hr.headers = hv;
+    hr.headers_count = k;
+    hr.payload = tl_bytes_of(payload, n);
+    if ((e = cm_http_response_encode(&b, &hr)) == ERR_OK) {
+        cm_proxy_query_answer_ex m;
+        memset(&m, 0, sizeof(m));
+        memcpy(m.request_id, r->id, 32);
+        m.answer = tl_bytes_of(b.data, b.len);
+        if (final) {
+            m.flags = 1;
+            m.final_info = *final;
+        }
+        e = link_send_msg(r->l->c, &cm_proxy_query_answer_ex_desc, &m);
+    }
+    if (e == ERR_OK && full) {
+        r->l->cert_sent = r->gen;
+    }
+out:
+    free(hv);
+    buf_free(&b);
+    hr.headers = decoded;
+    hr.headers_count = ndecoded;
+    cm_http_response_free(&hr);
+    r->head_sent = true;
+    buf_free(&r->head);
+    if (e != ERR_OK) {
+        LOGW("worker", "answer head not sent: %s", err_describe(e));
+    }
+}
+
 static void up_head(void *arg, int status, const char *reason, const http_hdr *hdrs, size_t n) {
     wreq *r = arg;
     cm_http_header hv[132];
@@ -221,8 +308,11 @@ static void up_head(void *arg, int status, const char *reason, const http_hdr *h
                 b64_encode(id->cert_der.data, id->cert_der.len, t, false);
                 uint8_t h[32];
                 sha256(t, strlen(t), h);
+                free(w->cert64_prev);
+                w->cert64_prev = w->cert64;
+                w->cert64_prev_for = w->cert64_for;
+                memcpy(w->cert_id_prev, w->cert_id, sizeof(w->cert_id));
                 hex_encode(h, 32, w->cert_id);
-                free(w->cert64);
                 w->cert64 = t;
                 w->cert64_for = gen;
             }
@@ -239,15 +329,7 @@ static void up_head(void *arg, int status, const char *reason, const http_hdr *h
                          err_describe(me));
                 }
             }
-            if (r->l->cert_sent != gen) {
-                hv[k].name = tl_bytes_str(EVIDENCE_CERT_HEADER);
-                hv[k].value = tl_bytes_str(w->cert64);
-                r->l->cert_sent = gen;
-            } else {
-                hv[k].name = tl_bytes_str(EVIDENCE_CERT_ID_HEADER);
-                hv[k].value = tl_bytes_str(w->cert_id);
-            }
-            k++;
+            r->gen = gen;
             hv[k].name = tl_bytes_str(EVIDENCE_MODEL_HEADER);
             hv[k].value = tl_bytes_str(r->w->cfg.model);
             k++;
@@ -260,20 +342,19 @@ static void up_head(void *arg, int status, const char *reason, const http_hdr *h
     cm_http_response resp = {
         tl_bytes_str("HTTP/1.1"), status, tl_bytes_str(reason), hv, (uint32_t)k,
         tl_bytes_of(NULL, 0)};
-    buf b;
-    buf_init(&b, PROTO_FRAME_MAX);
-    err_t e = cm_http_response_encode(&b, &resp);
-    if (e == ERR_OK) {
-        cm_proxy_query_answer_ex m;
-        memset(&m, 0, sizeof(m));
-        memcpy(m.request_id, r->id, 32);
-        m.answer = tl_bytes_of(b.data, b.len);
-        e = link_send_msg(r->l->c, &cm_proxy_query_answer_ex_desc, &m);
-    }
-    buf_free(&b);
-    r->head_sent = true;
+    buf_free(&r->head);
+    buf_init(&r->head, PROTO_FRAME_MAX);
+    err_t e = cm_http_response_encode(&r->head, &resp);
     if (e != ERR_OK) {
-        LOGW("worker", "answer head not sent: %s", err_describe(e));
+        LOGW("worker", "answer head not encoded: %s", err_describe(e));
+        return;
+    }
+    if (sse) {
+        send_head(r, NULL, 0, NULL); /* a stream goes out as it comes */
+    } else {
+        r->hold = true;
+        buf_free(&r->held);
+        buf_init(&r->held, WORKER_HOLD_MAX);
     }
 }
 
@@ -282,6 +363,15 @@ static void up_body(void *arg, const uint8_t *data, size_t n) {
     openai_usage_feed(&r->uc, data, n);
     if (r->answer_hash) {
         hash_update(r->answer_hash, data, n);
+    }
+    if (r->hold) {
+        if (buf_append(&r->held, data, n) == ERR_OK) {
+            return;
+        }
+        /* Larger than we hold: the head goes with what we have, the rest as parts. */
+        r->hold = false;
+        send_head(r, r->held.data, r->held.len, NULL);
+        buf_free(&r->held);
     }
     while (n > 0) {
         size_t k = n > WORKER_PART_MAX ? WORKER_PART_MAX : n;
@@ -350,7 +440,14 @@ static void up_done(void *arg, err_t e) {
             m.final_info.worker_debug = tl_bytes_of(dbg.data, dbg.len);
         }
     }
-    err_t se = link_send_msg(r->l->c, &cm_proxy_query_answer_part_ex_desc, &m);
+    err_t se = ERR_OK;
+    if (r->hold) {
+        send_head(r, r->held.data, r->held.len, &m.final_info); /* the whole answer at once */
+    } else if (!r->head_sent) {
+        send_head(r, NULL, 0, &m.final_info); /* no body at all */
+    } else {
+        se = link_send_msg(r->l->c, &cm_proxy_query_answer_part_ex_desc, &m);
+    }
     buf_free(&dbg);
     if (se != ERR_OK) {
         LOGW("worker", "final part not sent: %s", err_describe(se));
@@ -861,6 +958,7 @@ void worker_free(worker *w) {
     http_upstream_free(w->up);
     builtin_free(w->bi);
     free(w->cert64);
+    free(w->cert64_prev);
     free(w);
 }
 
