@@ -39,7 +39,8 @@ err_t buf_reserve(buf *b, size_t extra) {
     if (want <= b->cap) {
         return ERR_OK;
     }
-    size_t ncap = b->cap ? b->cap : 64;
+    /* 256 first: most messages then fit without growing */
+    size_t ncap = b->cap ? b->cap : (b->max < 256 ? b->max : 256);
     while (ncap < want) {
         ncap = ncap > b->max / 2 ? b->max : ncap * 2;
     }
