@@ -885,7 +885,7 @@ static creq *new_req(client *cl, clink *l, const client_sink *sink, void *arg) {
         free(r);
         return NULL;
     }
-    rand_bytes(r->id, 32);
+    rand_id(r->id, 32);
     r->next = cl->reqs;
     cl->reqs = r;
     net_timer_arm(r->timer, (uint64_t)(cl->cfg.timeout * 1000.0));

@@ -321,7 +321,7 @@ static void dispatch(preq *r) {
         return;
     }
     r->tried[r->attempts++] = w;
-    rand_bytes(r->worker_id, 32);
+    rand_id(r->worker_id, 32);
     cm_proxy_run_query_ex m;
     memset(&m, 0, sizeof(m));
     m.query = tl_bytes_of(r->query.data, r->query.len);

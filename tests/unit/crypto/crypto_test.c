@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -151,15 +153,48 @@ static void test_ct_and_rand(void **state) {
     assert_true(ct_eq(a, (uint8_t[32]){0}, 32));
 }
 
+/* Request ids from the pool: distinct across pool refills, and a forked child never hands
+ * out the bytes its parent will (the pool is dropped in the child). */
+static void test_rand_id_pool_and_fork(void **state) {
+    (void)state;
+    enum { N = 300 }; /* 300 x 32 bytes: two refills of the 4 KiB pool */
+    static uint8_t ids[N][32];
+    for (int i = 0; i < N; i++) {
+        rand_id(ids[i], 32);
+        for (int j = 0; j < i; j++) {
+            assert_memory_not_equal(ids[i], ids[j], 32);
+        }
+    }
+    uint8_t odd[7], zero[7] = {0};
+    rand_id(odd, sizeof(odd)); /* an odd size leaves the pool unaligned */
+    assert_memory_not_equal(odd, zero, sizeof(odd));
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        uint8_t c[32];
+        rand_id(c, 32);
+        ssize_t w = write(fds[1], c, 32);
+        _exit(w == 32 ? 0 : 1);
+    }
+    uint8_t parent[32], child[32];
+    rand_id(parent, 32);
+    assert_int_equal(read(fds[0], child, 32), 32);
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_memory_not_equal(parent, child, 32);
+    close(fds[0]);
+    close(fds[1]);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sha2),
-        cmocka_unit_test(test_hmac_hkdf),
-        cmocka_unit_test(test_ed25519_rfc8032),
-        cmocka_unit_test(test_x25519_rfc7748),
-        cmocka_unit_test(test_aes_gcm),
-        cmocka_unit_test(test_ecdsa_p256),
-        cmocka_unit_test(test_ct_and_rand),
+        cmocka_unit_test(test_sha2),           cmocka_unit_test(test_rand_id_pool_and_fork),
+        cmocka_unit_test(test_hmac_hkdf),      cmocka_unit_test(test_ed25519_rfc8032),
+        cmocka_unit_test(test_x25519_rfc7748), cmocka_unit_test(test_aes_gcm),
+        cmocka_unit_test(test_ecdsa_p256),     cmocka_unit_test(test_ct_and_rand),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
