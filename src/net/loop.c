@@ -108,6 +108,13 @@ void net_timer_arm(net_timer *t, uint64_t ms) {
     evtimer_add(t->ev, &tv);
 }
 
+void net_timer_defer(net_timer *t) {
+    if (t) {
+        evtimer_del(t->ev); /* a pending timeout is replaced, like net_timer_arm */
+        event_active(t->ev, EV_TIMEOUT, 1);
+    }
+}
+
 void net_timer_cancel(net_timer *t) {
     if (t) {
         evtimer_del(t->ev);

@@ -22,6 +22,10 @@ struct event_base *net_loop_base(net_loop *l);
 net_timer *net_timer_new(net_loop *l, net_cb cb, void *arg);
 /* (Re)arms a one-shot timer. */
 void net_timer_arm(net_timer *t, uint64_t ms);
+/* Runs the callback once later in the current loop pass, after the callbacks already due
+ * (no syscall, no wait): work produced by several callbacks of one pass is done once. Arming it
+ * again before it ran changes nothing; net_timer_cancel undoes it. */
+void net_timer_defer(net_timer *t);
 void net_timer_cancel(net_timer *t);
 void net_timer_free(net_timer *t);
 

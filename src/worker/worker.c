@@ -73,6 +73,12 @@ typedef struct wreq {
     buf head;
     bool hold;
     buf held;
+    /* A stream's head and body bytes wait for the end of the loop pass (flush, deferred), so
+     * what one pass brought from the upstream leaves as one message, and the last bytes travel
+     * with the final info. */
+    bool head_ready;
+    buf pend;
+    net_timer *flush;
     uint8_t query_hash[32];
     hash_ctx *answer_hash;
     struct wreq *next;
@@ -163,6 +169,8 @@ static void req_free(wreq *r) {
     hash_free(r->answer_hash);
     buf_free(&r->head);
     buf_free(&r->held);
+    buf_free(&r->pend);
+    net_timer_free(r->flush);
     ed25519_wipe(&r->key);
     ct_wipe(r->mac_key, sizeof(r->mac_key));
     free(r);
@@ -350,12 +358,40 @@ static void up_head(void *arg, int status, const char *reason, const http_hdr *h
         return;
     }
     if (sse) {
-        send_head(r, NULL, 0, NULL); /* a stream goes out as it comes */
+        r->head_ready = true; /* a stream goes out as it comes, once per loop pass */
+        net_timer_defer(r->flush);
     } else {
         r->hold = true;
         buf_free(&r->held);
         buf_init(&r->held, WORKER_HOLD_MAX);
     }
+}
+
+static void send_parts(wreq *r, const uint8_t *data, size_t n) {
+    while (n > 0) {
+        size_t k = n > WORKER_PART_MAX ? WORKER_PART_MAX : n;
+        cm_proxy_query_answer_part_ex m;
+        memset(&m, 0, sizeof(m));
+        memcpy(m.request_id, r->id, 32);
+        m.answer = tl_bytes_of(data, k);
+        err_t e = link_send_msg(r->l->c, &cm_proxy_query_answer_part_ex_desc, &m);
+        if (e != ERR_OK) {
+            LOGW("worker", "answer part not sent: %s", err_describe(e));
+        }
+        data += k;
+        n -= k;
+    }
+}
+
+/* End of the loop pass: the head (with what came so far) or one part with what came since. */
+static void flush_stream(void *arg) {
+    wreq *r = arg;
+    if (r->head_ready && !r->head_sent) {
+        send_head(r, r->pend.data, r->pend.len, NULL);
+    } else if (r->pend.len > 0) {
+        send_parts(r, r->pend.data, r->pend.len);
+    }
+    buf_reset(&r->pend);
 }
 
 static void up_body(void *arg, const uint8_t *data, size_t n) {
@@ -373,19 +409,12 @@ static void up_body(void *arg, const uint8_t *data, size_t n) {
         send_head(r, r->held.data, r->held.len, NULL);
         buf_free(&r->held);
     }
-    while (n > 0) {
-        size_t k = n > WORKER_PART_MAX ? WORKER_PART_MAX : n;
-        cm_proxy_query_answer_part_ex m;
-        memset(&m, 0, sizeof(m));
-        memcpy(m.request_id, r->id, 32);
-        m.answer = tl_bytes_of(data, k);
-        err_t e = link_send_msg(r->l->c, &cm_proxy_query_answer_part_ex_desc, &m);
-        if (e != ERR_OK) {
-            LOGW("worker", "answer part not sent: %s", err_describe(e));
-        }
-        data += k;
-        n -= k;
+    if (buf_append(&r->pend, data, n) == ERR_OK) {
+        net_timer_defer(r->flush);
+        return;
     }
+    flush_stream(r); /* more than a part in one pass: what waits goes first, then this */
+    send_parts(r, data, n);
 }
 
 static void up_done(void *arg, err_t e) {
@@ -441,11 +470,13 @@ static void up_done(void *arg, err_t e) {
         }
     }
     err_t se = ERR_OK;
+    net_timer_cancel(r->flush);
     if (r->hold) {
         send_head(r, r->held.data, r->held.len, &m.final_info); /* the whole answer at once */
     } else if (!r->head_sent) {
-        send_head(r, NULL, 0, &m.final_info); /* no body at all */
+        send_head(r, r->pend.data, r->pend.len, &m.final_info); /* all in one pass */
     } else {
+        m.answer = tl_bytes_of(r->pend.data, r->pend.len); /* the last bytes with the end */
         se = link_send_msg(r->l->c, &cm_proxy_query_answer_part_ex_desc, &m);
     }
     buf_free(&dbg);
@@ -523,6 +554,14 @@ static void run_query(wlink *l, const uint8_t *data, size_t n) {
     }
     r->w = w;
     r->l = l;
+    buf_init(&r->pend, WORKER_PART_MAX);
+    r->flush = net_timer_new(w->loop, flush_stream, r);
+    if (!r->flush) {
+        free(r);
+        r = NULL;
+        send_error(l, q.request_id, 500, "out of memory");
+        goto out;
+    }
     memcpy(r->id, q.request_id, 32);
     r->start = clock_unix_f();
     sha256(q.query.p, q.query.len, r->query_hash);
