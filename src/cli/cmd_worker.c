@@ -20,7 +20,7 @@ static void usage(FILE *f) {
                "         --upstream http://HOST:PORT[/v1]|builtin:MODEL.gguf [--coefficient N]\n"
                "         [--max-active N] [--builtin-sessions N] [--builtin-threads N]\n"
                "         [--max-tokens N] [--owner ADDR] [--test] [--stats-listen HOST:PORT]\n"
-               "         [--ready-file FILE]\n"
+               "         [--ready-file FILE] [--uplink-check-ms MS (0: off; default 2000)]\n"
                "         [--log-format text|json] [--log-level LEVEL]\n"
                "         [--config FILE.json] [--provider fake|tdx|none] [--fake-ca DIR]\n"
                "         [--fake-config FILE]\n"
@@ -70,6 +70,7 @@ int cmd_worker(int argc, char **argv) {
     static const struct option opts[] = {NODE_LONG_OPTIONS,
                                          {"model", required_argument, NULL, 0},
                                          {"upstream", required_argument, NULL, 0},
+                                         {"uplink-check-ms", required_argument, NULL, 0},
                                          {"coefficient", required_argument, NULL, 0},
                                          {"max-active", required_argument, NULL, 0},
                                          {"max-tokens", required_argument, NULL, 0},
@@ -117,6 +118,8 @@ int cmd_worker(int argc, char **argv) {
             wc.builtin_threads = (unsigned)v;
         } else if (strcmp(name, "max-tokens") == 0 && cli_parse_long(optarg, 1, 1 << 24, &v)) {
             wc.max_tokens = v;
+        } else if (strcmp(name, "uplink-check-ms") == 0 && cli_parse_long(optarg, 0, 3600000, &v)) {
+            wc.uplink_check_ms = (uint64_t)v;
         } else {
             fprintf(stderr, "cocoon worker: bad --%s\n", name);
             return 2;

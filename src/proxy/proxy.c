@@ -789,6 +789,23 @@ static void w_packet(link_conn *c, const uint8_t *data, size_t n, void *arg) {
     case CM_PROXY_QUERY_ANSWER_ERROR_EX_ID:
         w_answer_error(w, data, n);
         break;
+    case CM_WORKER_ENABLED_DISABLED_ID: {
+        /* The worker's uplink monitor (reference §6): a disabled worker gets no requests. */
+        cur cu;
+        cur_init(&cu, data, n);
+        cm_worker_enabled_disabled m;
+        if (cm_worker_enabled_disabled_decode(&cu, &m) != ERR_OK || cur_left(&cu) != 0) {
+            LOGW("proxy", "bad worker.enabledDisabled from %s", link_peer_addr(c));
+            link_close(c);
+            return;
+        }
+        if (w->disabled != (m.disabled != 0)) {
+            LOGI("proxy", "worker %s %s", link_peer_addr(c),
+                 m.disabled ? "disabled (its upstream is down)" : "enabled again");
+        }
+        w->disabled = m.disabled != 0;
+        break;
+    }
     default:
         LOGD("proxy", "ignoring worker message 0x%08x", tl_peek_id(data, n));
     }
@@ -1171,15 +1188,18 @@ size_t proxy_active_requests(const proxy *p) {
 
 size_t proxy_metrics(void *arg, http_metric *m, size_t cap) {
     const proxy *p = arg;
-    size_t nw = 0, nc = 0;
+    size_t nw = 0, nc = 0, nd = 0;
     for (const pworker *w = p->workers; w; w = w->next) {
         nw += w->ready;
+        nd += w->ready && w->disabled;
     }
     for (const pclient *c = p->clients; c; c = c->next) {
         nc += c->ready;
     }
     const http_metric all[] = {
         {"workers_ready", "workers that completed the handshake", false, (double)nw},
+        {"workers_disabled", "ready workers that disabled themselves (upstream down)", false,
+         (double)nd},
         {"clients", "client links that completed the handshake", false, (double)nc},
         {"requests_active", "requests in flight", false, (double)p->nreqs},
         {"requests_total", "requests received from clients", true, (double)p->n_requests},

@@ -115,6 +115,12 @@ struct worker {
     uint64_t n_requests, n_ok, n_failed, n_refused, n_cancelled;
     int64_t prompt_tokens, completion_tokens;
     bool stopping;
+    /* uplink monitor */
+    net_timer *uplink;
+    http_call *uplink_call;
+    int uplink_status;
+    bool uplink_down;
+    uint64_t uplink_changes;
 };
 
 void worker_config_init(worker_config *c) {
@@ -124,6 +130,7 @@ void worker_config_init(worker_config *c) {
     c->max_tokens = 4096;
     c->owner_address = "";
     c->upstream_timeout_ms = 120000;
+    c->uplink_check_ms = 2000;
     c->pow_max_difficulty = 28;
 }
 
@@ -709,7 +716,7 @@ static void on_balance_compared(err_t e, int32_t code, const uint8_t *data, size
         }
         return;
     }
-    cm_worker_proxy_handshake_complete hc = {false};
+    cm_worker_proxy_handshake_complete hc = {l->w->uplink_down};
     buf b;
     buf_init(&b, 1024);
     e = cm_worker_proxy_handshake_complete_encode(&b, &hc);
@@ -859,6 +866,73 @@ static void dial(void *arg) {
     l->state = WL_DIALING;
 }
 
+/* ---- uplink monitor ---- */
+
+static void tell_proxies(worker *w) {
+    cm_worker_enabled_disabled m = {w->uplink_down ? 1 : 0};
+    for (size_t i = 0; i < w->nlinks; i++) {
+        wlink *l = &w->links[i];
+        if (l->c && l->state == WL_READY &&
+            link_send_msg(l->c, &cm_worker_enabled_disabled_desc, &m) != ERR_OK) {
+            LOGW("worker", "worker.enabledDisabled not sent to %s", l->addr);
+        }
+    }
+}
+
+static void uplink_head(void *arg, int status, const char *reason, const http_hdr *hdrs, size_t n) {
+    (void)reason;
+    (void)hdrs;
+    (void)n;
+    ((worker *)arg)->uplink_status = status;
+}
+
+static void uplink_body(void *arg, const uint8_t *data, size_t n) {
+    (void)arg;
+    (void)data;
+    (void)n;
+}
+
+static void uplink_done(void *arg, err_t e) {
+    worker *w = arg;
+    w->uplink_call = NULL;
+    bool down = e != ERR_OK || w->uplink_status != 200;
+    if (down != w->uplink_down) {
+        w->uplink_down = down;
+        w->uplink_changes++;
+        if (down) {
+            LOGW("worker", "upstream down (%s): disabled at every proxy",
+                 e != ERR_OK ? err_describe(e) : "GET /v1/models not 200");
+        } else {
+            LOGI("worker", "upstream up again: enabled at every proxy");
+        }
+        tell_proxies(w);
+    }
+    if (!w->stopping) {
+        net_timer_arm(w->uplink, w->cfg.uplink_check_ms);
+    }
+}
+
+static const http_call_handlers uplink_handlers = {uplink_head, uplink_body, uplink_done};
+
+static void uplink_check(void *arg) {
+    worker *w = arg;
+    if (w->uplink_call || w->stopping) {
+        return;
+    }
+    w->uplink_status = 0;
+    uint64_t tmo = w->cfg.uplink_check_ms * 5 < 10000 ? w->cfg.uplink_check_ms * 5 : 10000;
+    err_t e = http_upstream_call(w->up, "GET", "/v1/models", NULL, 0, NULL, 0, tmo,
+                                 &uplink_handlers, w, &w->uplink_call);
+    if (e != ERR_OK) {
+        w->uplink_call = NULL;
+        uplink_done(w, e);
+    }
+}
+
+bool worker_uplink_down(const worker *w) {
+    return w->uplink_down;
+}
+
 err_t worker_new(net_loop *loop, const worker_config *cfg, worker **out) {
     *out = NULL;
     if (!cfg->model || !*cfg->model || !cfg->upstream || !cfg->reg || !cfg->tls) {
@@ -897,6 +971,14 @@ err_t worker_new(net_loop *loop, const worker_config *cfg, worker **out) {
             worker_free(w);
             return ERR_NOMEM;
         }
+    }
+    if (w->up && cfg->uplink_check_ms > 0) {
+        w->uplink = net_timer_new(loop, uplink_check, w);
+        if (!w->uplink) {
+            worker_free(w);
+            return ERR_NOMEM;
+        }
+        net_timer_arm(w->uplink, 0);
     }
     worker_registry_changed(w);
     *out = w;
@@ -963,6 +1045,9 @@ void worker_registry_changed(worker *w) {
 
 void worker_stop(worker *w) {
     w->stopping = true;
+    net_timer_cancel(w->uplink);
+    http_call_cancel(w->uplink_call);
+    w->uplink_call = NULL;
     while (w->reqs) {
         send_error(w->reqs->l, w->reqs->id, 503, "worker shutting down");
         req_cancel(w->reqs);
@@ -996,6 +1081,8 @@ void worker_free(worker *w) {
     }
     http_upstream_free(w->up);
     builtin_free(w->bi);
+    http_call_cancel(w->uplink_call);
+    net_timer_free(w->uplink);
     free(w->cert64);
     free(w->cert64_prev);
     free(w);
@@ -1019,6 +1106,9 @@ size_t worker_metrics(void *arg, http_metric *m, size_t cap) {
         {"proxies_ready", "proxies with which the handshake completed", false,
          (double)worker_ready_proxies(w)},
         {"requests_active", "requests running on the upstream", false, (double)w->active},
+        {"uplink_down", "1 while the upstream fails its uplink check", false,
+         w->uplink_down ? 1.0 : 0.0},
+        {"uplink_changes_total", "uplink state changes (up/down)", true, (double)w->uplink_changes},
         {"requests_total", "requests received from proxies", true, (double)w->n_requests},
         {"requests_ok_total", "requests answered completely", true, (double)w->n_ok},
         {"requests_refused_total", "requests refused (4xx: validation, limits)", true,

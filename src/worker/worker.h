@@ -41,6 +41,10 @@ typedef struct {
     const char *owner_address; /* TON address of the operator ("" until payments) */
     bool is_test;
     uint64_t upstream_timeout_ms;
+    /* Uplink monitor (reference §6): GET /v1/models on an http upstream this often; a failure
+     * disables the worker at every proxy (worker.enabledDisabled) until a check succeeds again.
+     * 0: off. Default 2000. */
+    uint64_t uplink_check_ms;
     int pow_max_difficulty;
 } worker_config;
 
@@ -58,6 +62,8 @@ void worker_free(worker *w);
 /* Proxies with which the handshake has completed. */
 size_t worker_ready_proxies(const worker *w);
 size_t worker_active(const worker *w);
+/* The upstream failed its last uplink check. */
+bool worker_uplink_down(const worker *w);
 /* Counters and gauges for /stats, /jsonstats, /metrics (an http_stats_fn; arg is the worker). */
 size_t worker_metrics(void *arg, http_metric *m, size_t cap);
 

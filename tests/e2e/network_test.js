@@ -155,8 +155,8 @@ async function slowShare(tmp, upState) {
   const [wp, cp] = fs.readFileSync(path.join(dir, 'proxy.ready'), 'utf8').trim().split(' ');
   fs.writeFileSync(path.join(dir, 'n.json'), JSON.stringify({ proxies: [{ worker: `127.0.0.1:${wp}`, client: `127.0.0.1:${cp}` }], proxy_image_hashes: reg.proxy_image_hashes, worker_image_hashes: reg.worker_image_hashes, models: [MODEL] }));
   const n = path.join(dir, 'n.json');
-  kids.push(run(['worker', '--registry', n, '--model', MODEL, '--upstream', `http://127.0.0.1:${slow.server.address().port}/v1`], 'slow'));
-  kids.push(run(['worker', '--registry', n, '--model', MODEL, '--upstream', `http://127.0.0.1:${fast.server.address().port}/v1`, '--stats-listen', '127.0.0.1:0'], 'fast'));
+  kids.push(run(['worker', '--registry', n, '--model', MODEL, '--upstream', `http://127.0.0.1:${slow.server.address().port}/v1`, '--uplink-check-ms', '200'], 'slow'));
+  kids.push(run(['worker', '--registry', n, '--model', MODEL, '--upstream', `http://127.0.0.1:${fast.server.address().port}/v1`, '--stats-listen', '127.0.0.1:0', '--uplink-check-ms', '200'], 'fast'));
   kids.push(run(['client', '--registry', n, '--payment-poll-ms', '200'], 'client'));
   for (const k of ['slow', 'fast', 'client']) {
     await until(`${k} ready`, async () => fs.existsSync(path.join(dir, k + '.ready')), 15000);
@@ -202,7 +202,6 @@ async function slowShare(tmp, upState) {
   // so it takes the traffic back (without exploration its old 150 ms would keep it out).
   slowOpts.headDelayMs = 0;
   fastOpts.headDelayMs = 150;
-  await new Promise((res) => setTimeout(res, 700));
   const before = slow.stats.requests;
   for (let i = 0; i < N; i++) {
     const r2 = await request(base, null, 'POST', '/chat/completions', { model: MODEL, messages: [{ role: 'user', content: 'recovered ' + i }] });
@@ -218,6 +217,22 @@ async function slowShare(tmp, upState) {
   const p0 = await polls();
   await until('two more payment status polls', async () => (await polls()) >= p0 + 2, 5000);
   console.log('ok - the client polls its payment status periodically');
+  // A backend goes down: its worker's uplink monitor (GET /v1/models) disables it at the proxy,
+  // so requests go to the other worker at once, without failed attempts; back up, it is enabled.
+  const metric = async (name) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec((await request(pbase, null, 'GET', '/metrics')).body)[1]);
+  fastOpts.down = true;
+  await until('the downed worker disabled at the proxy', async () => (await metric('cocoon_proxy_workers_disabled')) === 1, 5000);
+  const retries = await metric('cocoon_proxy_retries_total');
+  const slowBefore = slow.stats.requests;
+  for (let i = 0; i < 5; i++) {
+    const r3 = await request(base, null, 'POST', '/chat/completions', { model: MODEL, messages: [{ role: 'user', content: 'uplink ' + i }] });
+    assert.strictEqual(r3.status, 200, r3.body);
+  }
+  assert.strictEqual(slow.stats.requests, slowBefore + 5, 'served by the worker whose backend is up');
+  assert.strictEqual(await metric('cocoon_proxy_retries_total'), retries, 'no attempt on the disabled worker');
+  fastOpts.down = false;
+  await until('the worker enabled again', async () => (await metric('cocoon_proxy_workers_disabled')) === 0, 5000);
+  console.log('ok - a worker whose backend is down disables itself at the proxy and comes back');
   for (const k of kids) {
     const done = new Promise((res) => k.on('exit', (code) => res(code)));
     k.kill('SIGTERM');

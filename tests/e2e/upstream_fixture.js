@@ -6,6 +6,7 @@
 //   "FAIL_FIRST"  the first such request has its connection dropped before any byte
 //   "SLOW"        50 ms between chunks, 200 chunks (for cancellation)
 //   opts.headDelayMs  every answer waits that long (a deliberately slow upstream)
+//   opts.down         503 on every request while true (a backend that is down)
 //   "HOLD"        the answer head waits 1.5 s (stats.holding counts requests waiting)
 // GET /fixture/stats reports counters and the last request body the fixture saw.
 // It is a test fixture only: the product never ships a fake model.
@@ -19,6 +20,13 @@ function makeFixture(model, opts = {}) {
     if (req.method === 'GET' && req.url === '/fixture/stats') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(stats));
+      return;
+    }
+    if (opts.down && req.url !== '/fixture/stats') {
+      // A backend that is down (loading, crashed behind a proxy): 503 on everything.
+      stats.refused_down = (stats.refused_down || 0) + 1;
+      res.writeHead(503, { 'content-type': 'text/plain' });
+      res.end('down');
       return;
     }
     if (req.method === 'GET' && req.url === '/v1/models') {
