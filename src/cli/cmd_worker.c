@@ -21,6 +21,7 @@ static void usage(FILE *f) {
                "         [--max-active N] [--builtin-sessions N] [--builtin-threads N]\n"
                "         [--max-tokens N] [--owner ADDR] [--test] [--stats-listen HOST:PORT]\n"
                "         [--ready-file FILE] [--uplink-check-ms MS (0: off; default 2000)]\n"
+               "         [--fault badframe (tests: send broken answer heads)]\n"
                "         [--log-format text|json] [--log-level LEVEL]\n"
                "         [--config FILE.json] [--provider fake|tdx|none] [--fake-ca DIR]\n"
                "         [--fake-config FILE]\n"
@@ -71,6 +72,7 @@ int cmd_worker(int argc, char **argv) {
                                          {"model", required_argument, NULL, 0},
                                          {"upstream", required_argument, NULL, 0},
                                          {"uplink-check-ms", required_argument, NULL, 0},
+                                         {"fault", required_argument, NULL, 0},
                                          {"coefficient", required_argument, NULL, 0},
                                          {"max-active", required_argument, NULL, 0},
                                          {"max-tokens", required_argument, NULL, 0},
@@ -118,6 +120,10 @@ int cmd_worker(int argc, char **argv) {
             wc.builtin_threads = (unsigned)v;
         } else if (strcmp(name, "max-tokens") == 0 && cli_parse_long(optarg, 1, 1 << 24, &v)) {
             wc.max_tokens = v;
+        } else if (strcmp(name, "fault") == 0 && strcmp(optarg, "badframe") == 0) {
+            wc.fault = optarg;
+            fprintf(stderr, "cocoon worker: FAULT INJECTION (%s): this worker sends bad frames\n",
+                    optarg);
         } else if (strcmp(name, "uplink-check-ms") == 0 && cli_parse_long(optarg, 0, 3600000, &v)) {
             wc.uplink_check_ms = (uint64_t)v;
         } else {

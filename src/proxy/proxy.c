@@ -55,8 +55,19 @@ typedef struct pworker {
      * and the time of the last head measured and of the last pick, for exploration. */
     double rep_ok, rep_fail;
     uint64_t rep_ms, ttfb_ms_at, picked_ms;
+    uint8_t key[32]; /* its RA-TLS key: the reputation outlives the link (rep_memory) */
     struct pworker *next;
 } pworker;
+
+/* Reputation of workers whose link closed, by RA-TLS key, so a worker that breaks its link
+ * (bad frames, a crash) comes back with its record instead of a clean slate. */
+#define PROXY_REP_MEMORY 256
+typedef struct {
+    bool used;
+    uint8_t key[32];
+    double rep_ok, rep_fail, ewma_ttfb_ms;
+    uint64_t rep_ms, ttfb_ms_at, picked_ms;
+} rep_memory;
 
 typedef struct pclient {
     uint32_t magic;
@@ -101,6 +112,8 @@ struct proxy {
     preq *reqs;
     size_t nreqs;
     char owner[256];
+    rep_memory rep_mem[PROXY_REP_MEMORY];
+    size_t rep_next;
     /* counters */
     uint64_t n_requests, n_ok, n_failed, n_retries, n_cancelled, n_timeouts, n_explored;
     int64_t prompt_tokens, completion_tokens, total_tokens;
@@ -449,6 +462,7 @@ static void w_answer_head(pworker *w, const uint8_t *data, size_t n) {
     cm_proxy_query_answer_ex m;
     if (cm_proxy_query_answer_ex_decode(&c, &m) != ERR_OK || cur_left(&c) != 0) {
         LOGW("proxy", "bad proxy.queryAnswerEx from worker %s", link_peer_addr(w->c));
+        outcome(w, false);
         link_close(w->c);
         return;
     }
@@ -577,6 +591,7 @@ static void w_answer_part(pworker *w, const uint8_t *data, size_t n) {
     cm_proxy_query_answer_part_ex m;
     if (cm_proxy_query_answer_part_ex_decode(&c, &m) != ERR_OK || cur_left(&c) != 0) {
         LOGW("proxy", "bad proxy.queryAnswerPartEx from worker %s", link_peer_addr(w->c));
+        outcome(w, false);
         link_close(w->c);
         return;
     }
@@ -622,6 +637,7 @@ static void w_answer_error(pworker *w, const uint8_t *data, size_t n) {
     cur_init(&c, data, n);
     cm_proxy_query_answer_error_ex m;
     if (cm_proxy_query_answer_error_ex_decode(&c, &m) != ERR_OK || cur_left(&c) != 0) {
+        outcome(w, false);
         link_close(w->c);
         return;
     }
@@ -811,9 +827,17 @@ static void w_packet(link_conn *c, const uint8_t *data, size_t n, void *arg) {
     }
 }
 
+static rep_memory *rep_find(proxy *p, const uint8_t key[32]) {
+    for (size_t i = 0; i < PROXY_REP_MEMORY; i++) {
+        if (p->rep_mem[i].used && memcmp(p->rep_mem[i].key, key, 32) == 0) {
+            return &p->rep_mem[i];
+        }
+    }
+    return NULL;
+}
+
 static void w_ready(link_conn *c, const ratls_peer *peer, void *arg) {
     proxy *p = arg;
-    (void)peer;
     pworker *w = calloc(1, sizeof(*w));
     if (!w) {
         link_close(c);
@@ -822,6 +846,16 @@ static void w_ready(link_conn *c, const ratls_peer *peer, void *arg) {
     w->magic = MAGIC_WORKER;
     w->p = p;
     w->c = c;
+    memcpy(w->key, peer->pubkey, 32);
+    const rep_memory *m = rep_find(p, w->key);
+    if (m) {
+        w->rep_ok = m->rep_ok;
+        w->rep_fail = m->rep_fail;
+        w->rep_ms = m->rep_ms;
+        w->ewma_ttfb_ms = m->ewma_ttfb_ms;
+        w->ttfb_ms_at = m->ttfb_ms_at;
+        w->picked_ms = m->picked_ms;
+    }
     w->next = p->workers;
     p->workers = w;
     link_set_arg(c, w);
@@ -850,6 +884,15 @@ static void w_close(link_conn *c, err_t why, void *arg) {
             }
         }
     }
+    /* Requests it held have counted against it above; keep the record. */
+    rep_memory *m = rep_find(p, w->key);
+    if (!m) {
+        m = &p->rep_mem[p->rep_next];
+        p->rep_next = (p->rep_next + 1) % PROXY_REP_MEMORY;
+    }
+    *m = (rep_memory){true,      {0},           w->rep_ok,   w->rep_fail, w->ewma_ttfb_ms,
+                      w->rep_ms, w->ttfb_ms_at, w->picked_ms};
+    memcpy(m->key, w->key, 32);
     for (pworker **pp = &p->workers; *pp; pp = &(*pp)->next) {
         if (*pp == w) {
             *pp = w->next;

@@ -221,6 +221,19 @@ static err_t mac_key_for(worker *w, const uint8_t client_kx[X25519_LEN],
 static void send_head(wreq *r, const uint8_t *payload, size_t n,
                       const cm_proxy_query_final_info *final) {
     worker *w = r->w;
+    if (w->cfg.fault && strcmp(w->cfg.fault, "badframe") == 0) {
+        uint8_t bad[7] = {CM_PROXY_QUERY_ANSWER_EX_ID & 0xff,
+                          (CM_PROXY_QUERY_ANSWER_EX_ID >> 8) & 0xff,
+                          (CM_PROXY_QUERY_ANSWER_EX_ID >> 16) & 0xff,
+                          CM_PROXY_QUERY_ANSWER_EX_ID >> 24,
+                          1,
+                          2,
+                          3};
+        (void)!link_send_packet(r->l->c, bad, sizeof(bad));
+        r->head_sent = true;
+        buf_free(&r->head);
+        return;
+    }
     cm_http_response hr;
     cur c;
     cur_init(&c, r->head.data, r->head.len);

@@ -45,6 +45,9 @@ typedef struct {
      * disables the worker at every proxy (worker.enabledDisabled) until a check succeeds again.
      * 0: off. Default 2000. */
     uint64_t uplink_check_ms;
+    /* Fault injection for tests of the proxy's defences: NULL, or "badframe" (every answer head
+     * is a truncated proxy.queryAnswerEx, as a broken or hostile worker could send). */
+    const char *fault;
     int pow_max_difficulty;
 } worker_config;
 

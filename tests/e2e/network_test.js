@@ -357,6 +357,64 @@ async function follow(tmp, upState, upstream) {
   console.log('ok - a changed proxy list is followed without a restart (pa left, pb came)');
 }
 
+// A worker that sends broken frames loses its link and its reputation, and gets the reputation
+// back (not a clean slate) when it reconnects: it is not tried again while a healthy worker is
+// free. Its requests are retried on the healthy worker before the first byte.
+async function badFrames(tmp, upState) {
+  const reg = JSON.parse(fs.readFileSync(path.join(upState, 'registry.json'), 'utf8'));
+  const ca = path.join(upState, 'fake-ca');
+  const good = makeFixture(MODEL);
+  const bad = makeFixture(MODEL);
+  await new Promise((r) => good.server.listen(0, '127.0.0.1', r));
+  await new Promise((r) => bad.server.listen(0, '127.0.0.1', r));
+  const dir = fs.mkdtempSync(path.join(tmp, 'badframes-'));
+  const run = (args, name) => {
+    const fd = fs.openSync(path.join(dir, name + '.log'), 'w');
+    return spawn(COCOON, [...args, '--fake-ca', ca, '--ready-file', path.join(dir, name + '.ready')], { stdio: ['ignore', fd, fd] });
+  };
+  fs.writeFileSync(path.join(dir, 'p.json'), JSON.stringify({ worker_image_hashes: reg.worker_image_hashes, models: [MODEL] }));
+  const kids = [run(['proxy', '--registry', path.join(dir, 'p.json'), '--difficulty', '4', '--stats-listen', '127.0.0.1:0', '--explore-ms', '0'], 'proxy')];
+  await until('proxy ready', async () => fs.existsSync(path.join(dir, 'proxy.ready')), 15000);
+  const [wp, cp] = fs.readFileSync(path.join(dir, 'proxy.ready'), 'utf8').trim().split(' ');
+  fs.writeFileSync(path.join(dir, 'n.json'), JSON.stringify({ proxies: [{ worker: `127.0.0.1:${wp}`, client: `127.0.0.1:${cp}` }], proxy_image_hashes: reg.proxy_image_hashes, worker_image_hashes: reg.worker_image_hashes, models: [MODEL] }));
+  const n = path.join(dir, 'n.json');
+  kids.push(run(['worker', '--registry', n, '--model', MODEL, '--upstream', `http://127.0.0.1:${good.server.address().port}/v1`], 'good'));
+  kids.push(run(['worker', '--registry', n, '--model', MODEL, '--upstream', `http://127.0.0.1:${bad.server.address().port}/v1`, '--fault', 'badframe'], 'bad'));
+  kids.push(run(['client', '--registry', n], 'client'));
+  for (const k of ['good', 'bad', 'client']) {
+    await until(`${k} ready`, async () => fs.existsSync(path.join(dir, k + '.ready')), 15000);
+  }
+  await until('proxy stats port', async () => /stats_port: \d+/.test(fs.readFileSync(path.join(dir, 'proxy.log'), 'utf8')), 5000);
+  const pbase = `http://127.0.0.1:${/stats_port: (\d+)/.exec(fs.readFileSync(path.join(dir, 'proxy.log'), 'utf8'))[1]}`;
+  const metric = async (name) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec((await request(pbase, null, 'GET', '/metrics')).body)[1]);
+  const base = `http://127.0.0.1:${fs.readFileSync(path.join(dir, 'client.ready'), 'utf8').trim()}/v1`;
+  const ask = async (i) => {
+    const r = await request(base, null, 'POST', '/chat/completions', { model: MODEL, messages: [{ role: 'user', content: 'frames ' + i }] });
+    assert.strictEqual(r.status, 200, r.body);
+  };
+  await until('both workers registered', async () => (await metric('cocoon_proxy_workers_ready')) === 2, 15000);
+  // Until the bad worker has been tried (an unmeasured worker goes first), every request still
+  // succeeds: the broken head closes its link and the request is retried on the good one.
+  for (let i = 0; i < 4 && (await metric('cocoon_proxy_retries_total')) === 0; i++) await ask(i);
+  assert((await metric('cocoon_proxy_retries_total')) >= 1, 'the bad worker was tried and its request retried');
+  assert.strictEqual(bad.stats.completed, bad.stats.requests, 'its upstream answered; the frame was broken on the way');
+  await until('the bad worker reconnected', async () => (await metric('cocoon_proxy_workers_ready')) === 2, 15000);
+  const retries = await metric('cocoon_proxy_retries_total');
+  const goodBefore = good.stats.requests;
+  for (let i = 0; i < 5; i++) await ask(10 + i);
+  assert.strictEqual(good.stats.requests, goodBefore + 5, 'the healthy worker serves while the bad one keeps its record');
+  assert.strictEqual(await metric('cocoon_proxy_retries_total'), retries, 'the reconnected bad worker was not tried again');
+  for (const k of kids) {
+    const done = new Promise((res) => k.on('exit', (code) => res(code)));
+    k.kill('SIGTERM');
+    assert.strictEqual(await done, 0);
+  }
+  sanitizerClean(dir);
+  good.server.close();
+  bad.server.close();
+  console.log('ok - a worker sending broken frames is dropped, its requests retried, and its reputation survives its reconnection');
+}
+
 // A proxy that alters usage or the answer in transit: the client rejects the answer.
 async function tamper(tmp, upState, upstream) {
   const reg = JSON.parse(fs.readFileSync(path.join(upState, 'registry.json'), 'utf8'));
@@ -625,6 +683,7 @@ async function main() {
   await slowShare(tmp, state);
   await failover(tmp, state, upstream);
   await follow(tmp, state, upstream);
+  await badFrames(tmp, state);
   await tamper(tmp, state, upstream);
   await builtin(tmp);
   fx.server.close();
