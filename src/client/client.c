@@ -1361,62 +1361,38 @@ err_t client_new(net_loop *loop, const client_config *cfg, client **out) {
     return ERR_OK;
 }
 
-static bool listed(const registry *reg, const char *addr) {
-    for (size_t p = 0; p < registry_proxy_count(reg); p++) {
-        if (strcmp(registry_proxy_at(reg, p)->client_addr, addr) == 0) {
-            return true;
-        }
-    }
-    return false;
+/* registry_follow's view of the links (see registry.h). */
+static const char *slot_addr(void *role, size_t i, bool *linked, const uint8_t **image) {
+    clink *l = &((client *)role)->links[i];
+    *linked = l->c != NULL;
+    *image = l->c && l->state >= CL_HANDSHAKE ? l->image : NULL;
+    return l->in_use ? l->addr : NULL;
 }
 
+static void slot_drop(void *role, size_t i, bool retire) {
+    clink *l = &((client *)role)->links[i];
+    if (retire) {
+        l->in_use = false;
+        net_timer_cancel(l->retry);
+    }
+    if (l->c) {
+        link_close(l->c);
+    }
+}
+
+static void slot_take(void *role, size_t i, const char *addr) {
+    clink *l = &((client *)role)->links[i];
+    l->in_use = true;
+    snprintf(l->addr, sizeof(l->addr), "%s", addr);
+    l->state = CL_IDLE;
+    l->backoff = 0;
+    net_timer_arm(l->retry, 0);
+}
+
+static const registry_slot_ops slot_ops = {slot_addr, slot_drop, slot_take};
+
 void client_registry_changed(client *cl) {
-    const registry *reg = cl->cfg.reg;
-    /* Proxies that left the list are closed (their requests fail over like a lost link); the
-     * others are held to the current image list. */
-    for (size_t i = 0; i < cl->nlinks; i++) {
-        clink *l = &cl->links[i];
-        if (!l->in_use) {
-            continue;
-        }
-        if (!listed(reg, l->addr)) {
-            LOGI("client", "proxy %s left the registry: closing its link", l->addr);
-            l->in_use = false;
-            net_timer_cancel(l->retry);
-            if (l->c) {
-                link_close(l->c);
-            }
-        } else if (l->c && l->state >= CL_HANDSHAKE &&
-                   registry_check_proxy_image(reg, l->image) != ERR_OK) {
-            LOGW("client", "proxy %s: its image is no longer allowed: closing", l->addr);
-            link_close(l->c);
-        }
-    }
-    /* New proxies get a free slot (one whose old link is completely gone) and are dialed. */
-    for (size_t p = 0; p < registry_proxy_count(reg); p++) {
-        const char *addr = registry_proxy_at(reg, p)->client_addr;
-        bool have = false;
-        clink *slot = NULL;
-        for (size_t i = 0; i < cl->nlinks && !have; i++) {
-            clink *l = &cl->links[i];
-            have = l->in_use && strcmp(l->addr, addr) == 0;
-            if (!l->in_use && !l->c && !slot) {
-                slot = l;
-            }
-        }
-        if (have) {
-            continue;
-        }
-        if (!slot) {
-            LOGW("client", "no free link for proxy %s (closing links still pending)", addr);
-            continue;
-        }
-        slot->in_use = true;
-        snprintf(slot->addr, sizeof(slot->addr), "%s", addr);
-        slot->state = CL_IDLE;
-        slot->backoff = 0;
-        net_timer_arm(slot->retry, 0);
-    }
+    registry_follow(cl->cfg.reg, false, cl->nlinks, &slot_ops, cl, "client");
 }
 
 void client_stop(client *cl) {

@@ -8,6 +8,7 @@
 #include "base/buf.h"
 #include "base/codec.h"
 #include "base/file.h"
+#include "base/log.h"
 #include "crypto/hash.h"
 #include "registry_impl.h"
 
@@ -284,4 +285,58 @@ int64_t registry_worker_fee_per_token(const registry *r) {
 size_t registry_model_base_len(const char *full_model_id, size_t len) {
     const char *at = memchr(full_model_id, '@', len);
     return at ? (size_t)(at - full_model_id) : len;
+}
+
+static const char *proxy_addr(const registry *r, size_t p, bool worker_side) {
+    return worker_side ? r->proxies[p].worker_addr : r->proxies[p].client_addr;
+}
+
+static bool lists(const registry *r, const char *addr, bool worker_side) {
+    for (size_t p = 0; p < r->nproxies; p++) {
+        if (strcmp(proxy_addr(r, p, worker_side), addr) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void registry_follow(const registry *r, bool worker_side, size_t nslots,
+                     const registry_slot_ops *ops, void *role, const char *module) {
+    for (size_t i = 0; i < nslots; i++) {
+        bool linked;
+        const uint8_t *image;
+        const char *addr = ops->addr(role, i, &linked, &image);
+        if (!addr) {
+            continue;
+        }
+        if (!lists(r, addr, worker_side)) {
+            LOGI(module, "proxy %s left the registry: closing its link", addr);
+            ops->drop(role, i, true);
+        } else if (image && registry_check_proxy_image(r, image) != ERR_OK) {
+            LOGW(module, "proxy %s: its image is no longer allowed: closing", addr);
+            ops->drop(role, i, false);
+        }
+    }
+    for (size_t p = 0; p < r->nproxies; p++) {
+        const char *want = proxy_addr(r, p, worker_side);
+        bool have = false;
+        size_t slot = nslots;
+        for (size_t i = 0; i < nslots && !have; i++) {
+            bool linked;
+            const uint8_t *image;
+            const char *addr = ops->addr(role, i, &linked, &image);
+            have = addr && strcmp(addr, want) == 0;
+            if (!addr && !linked && slot == nslots) {
+                slot = i;
+            }
+        }
+        if (have) {
+            continue;
+        }
+        if (slot == nslots) {
+            LOGW(module, "no free link for proxy %s (closing links still pending)", want);
+            continue;
+        }
+        ops->take(role, slot, want);
+    }
 }

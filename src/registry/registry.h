@@ -65,6 +65,22 @@ MUST_CHECK err_t registry_check_proxy_image(const registry *r, const uint8_t has
 MUST_CHECK err_t registry_check_worker_image(const registry *r, const uint8_t hash[32]);
 /* The full model id's SHA-256 must be listed: ERR_OK or ERR_NOT_FOUND. */
 MUST_CHECK err_t registry_check_model(const registry *r, const char *full_model_id, size_t len);
+
+/* Following the proxy list with a fixed array of link slots (client and worker roles). The
+ * role answers for slot i: its proxy address when in use (NULL when free), whether a link
+ * object still exists (a closing one too), and the proxy's image hash once it is attested (NULL
+ * before); it closes a slot's link (retire: the proxy left the list, the slot becomes free;
+ * else the link only, its image is no longer allowed) and makes a free slot follow a proxy. */
+typedef struct {
+    const char *(*addr)(void *role, size_t i, bool *linked, const uint8_t **image);
+    void (*drop)(void *role, size_t i, bool retire);
+    void (*take)(void *role, size_t i, const char *addr);
+} registry_slot_ops;
+/* Retires slots whose proxy left the list, drops attested proxies whose image is no longer
+ * allowed, and gives each newly listed proxy a free slot whose old link is gone (logged under
+ * `module` when none is). worker_side: match worker addresses, else client addresses. */
+void registry_follow(const registry *r, bool worker_side, size_t nslots,
+                     const registry_slot_ops *ops, void *role, const char *module);
 int64_t registry_price_per_token(const registry *r);
 int64_t registry_worker_fee_per_token(const registry *r);
 

@@ -998,62 +998,38 @@ err_t worker_new(net_loop *loop, const worker_config *cfg, worker **out) {
     return ERR_OK;
 }
 
-static bool listed(const registry *reg, const char *addr) {
-    for (size_t p = 0; p < registry_proxy_count(reg); p++) {
-        if (strcmp(registry_proxy_at(reg, p)->worker_addr, addr) == 0) {
-            return true;
-        }
-    }
-    return false;
+/* registry_follow's view of the links (see registry.h). */
+static const char *slot_addr(void *role, size_t i, bool *linked, const uint8_t **image) {
+    wlink *l = &((worker *)role)->links[i];
+    *linked = l->c != NULL;
+    *image = l->c && l->state >= WL_HANDSHAKE ? l->image : NULL;
+    return l->in_use ? l->addr : NULL;
 }
 
+static void slot_drop(void *role, size_t i, bool retire) {
+    wlink *l = &((worker *)role)->links[i];
+    if (retire) {
+        l->in_use = false;
+        net_timer_cancel(l->retry);
+    }
+    if (l->c) {
+        link_close(l->c);
+    }
+}
+
+static void slot_take(void *role, size_t i, const char *addr) {
+    wlink *l = &((worker *)role)->links[i];
+    l->in_use = true;
+    snprintf(l->addr, sizeof(l->addr), "%s", addr);
+    l->state = WL_IDLE;
+    l->backoff = 0;
+    net_timer_arm(l->retry, 0);
+}
+
+static const registry_slot_ops slot_ops = {slot_addr, slot_drop, slot_take};
+
 void worker_registry_changed(worker *w) {
-    const registry *reg = w->cfg.reg;
-    /* Proxies that left the list are closed (their requests end like on a lost link); the
-     * others are held to the current image list. */
-    for (size_t i = 0; i < w->nlinks; i++) {
-        wlink *l = &w->links[i];
-        if (!l->in_use) {
-            continue;
-        }
-        if (!listed(reg, l->addr)) {
-            LOGI("worker", "proxy %s left the registry: closing its link", l->addr);
-            l->in_use = false;
-            net_timer_cancel(l->retry);
-            if (l->c) {
-                link_close(l->c);
-            }
-        } else if (l->c && l->state >= WL_HANDSHAKE &&
-                   registry_check_proxy_image(reg, l->image) != ERR_OK) {
-            LOGW("worker", "proxy %s: its image is no longer allowed: closing", l->addr);
-            link_close(l->c);
-        }
-    }
-    /* New proxies get a free slot (one whose old link is completely gone) and are dialed. */
-    for (size_t p = 0; p < registry_proxy_count(reg); p++) {
-        const char *addr = registry_proxy_at(reg, p)->worker_addr;
-        bool have = false;
-        wlink *slot = NULL;
-        for (size_t i = 0; i < w->nlinks && !have; i++) {
-            wlink *l = &w->links[i];
-            have = l->in_use && strcmp(l->addr, addr) == 0;
-            if (!l->in_use && !l->c && !slot) {
-                slot = l;
-            }
-        }
-        if (have) {
-            continue;
-        }
-        if (!slot) {
-            LOGW("worker", "no free link for proxy %s (closing links still pending)", addr);
-            continue;
-        }
-        slot->in_use = true;
-        snprintf(slot->addr, sizeof(slot->addr), "%s", addr);
-        slot->state = WL_IDLE;
-        slot->backoff = 0;
-        net_timer_arm(slot->retry, 0);
-    }
+    registry_follow(w->cfg.reg, true, w->nlinks, &slot_ops, w, "worker");
 }
 
 void worker_stop(worker *w) {
