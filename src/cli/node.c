@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "attest/fake.h"
 #include "crypto/ct.h"
@@ -98,8 +97,6 @@ int node_getopt(int argc, char **argv, const struct option *opts, node_opts *no,
     }
 }
 
-static err_t refresher_start(node *n);
-
 err_t node_open(node *n, node_opts *o) {
     memset(n, 0, sizeof(*n));
     if (!o->registry_spec) {
@@ -115,7 +112,8 @@ err_t node_open(node *n, node_opts *o) {
                    : n->src.kind == REGISTRY_SOURCE_CHAIN ? 30
                                                           : 0;
     if (n->refresh_s) {
-        TRY(refresher_start(n));
+        TRY(registry_refresher_start(&n->src, n->refresh_s, getenv("COCOON_TON_API_KEY"),
+                                     &n->refresher));
     }
     n->loop = net_loop_new();
     if (!n->loop) {
@@ -150,109 +148,6 @@ err_t node_open(node *n, node_opts *o) {
     return cert_rotor_new(n->loop, n->prov, 24u * 3600u, claims, nclaims, &n->rotor);
 }
 
-static void *refresher_main(void *arg) {
-    node *n = arg;
-    const char *key = getenv("COCOON_TON_API_KEY");
-    pthread_mutex_lock(&n->mu);
-    while (!n->quit) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += n->refresh_s;
-        while (!n->quit && pthread_cond_timedwait(&n->cv, &n->mu, &until) == 0) {
-        }
-        if (n->quit) {
-            break;
-        }
-        pthread_mutex_unlock(&n->mu);
-        registry *fresh = NULL;
-        err_t e = registry_source_load(&n->src, key, 2000, &fresh);
-        pthread_mutex_lock(&n->mu);
-        registry_free(n->pending);
-        n->pending = fresh;
-        if (e != ERR_OK) {
-            snprintf(n->pending_err, sizeof(n->pending_err), "%s", err_describe(e));
-        } else {
-            n->pending_err[0] = 0;
-        }
-    }
-    pthread_mutex_unlock(&n->mu);
-    return NULL;
-}
-
-static err_t refresher_start(node *n) {
-    pthread_mutex_init(&n->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_cond_init(&n->cv, &ca);
-    pthread_condattr_destroy(&ca);
-    if (pthread_create(&n->thread, NULL, refresher_main, n) != 0) {
-        pthread_cond_destroy(&n->cv);
-        pthread_mutex_destroy(&n->mu);
-        return err_fail(ERR_INTERNAL, "registry refresh thread");
-    }
-    n->refresher = true;
-    return ERR_OK;
-}
-
-/* On the loop: adopt what the refresh thread read. A failed read or bad chain data keeps the
- * current registry (logged once per failure streak). */
-static void refresher_poll(node *n) {
-    if (!n->refresher) {
-        return;
-    }
-    registry *fresh = NULL;
-    char why[512] = "";
-    pthread_mutex_lock(&n->mu);
-    fresh = n->pending;
-    n->pending = NULL;
-    snprintf(why, sizeof(why), "%s", n->pending_err);
-    n->pending_err[0] = 0;
-    pthread_mutex_unlock(&n->mu);
-    if (why[0]) {
-        if (!n->failing) {
-            LOGW("node", "registry refresh failed, keeping version %lld: %s",
-                 (long long)registry_version(n->reg), why);
-        }
-        n->failing = true;
-        return;
-    }
-    if (!fresh) {
-        return;
-    }
-    if (n->failing) {
-        LOGI("node", "registry refresh works again");
-        n->failing = false;
-    }
-    if (registry_equal(n->reg, fresh)) {
-        registry_free(fresh);
-        return;
-    }
-    int64_t was = registry_version(n->reg);
-    registry_replace(n->reg, fresh);
-    LOGI("node", "registry updated: version %lld -> %lld", (long long)was,
-         (long long)registry_version(n->reg));
-    log_flush(); /* a registry change shows in the log at once, not at the next flush */
-    if (n->on_registry) {
-        n->on_registry(n->on_registry_arg);
-    }
-}
-
-static void refresher_stop(node *n) {
-    if (!n->refresher) {
-        return;
-    }
-    pthread_mutex_lock(&n->mu);
-    n->quit = true;
-    pthread_cond_signal(&n->cv);
-    pthread_mutex_unlock(&n->mu);
-    pthread_join(n->thread, NULL);
-    registry_free(n->pending);
-    n->pending = NULL;
-    pthread_cond_destroy(&n->cv);
-    pthread_mutex_destroy(&n->mu);
-    n->refresher = false;
-}
-
 err_t node_policy(const node *n, bool require_tdx, ratls_policy *out) {
     ratls_policy_init(out);
     if (n->fake_root) {
@@ -280,7 +175,7 @@ err_t node_ctx(node *n, ratls_role role, bool require_tdx, ratls_ctx **out) {
 }
 
 void node_close(node *n) {
-    refresher_stop(n);
+    registry_refresher_free(n->refresher);
     for (size_t i = 0; i < n->nctx; i++) {
         ratls_ctx_free(n->ctx[i]);
     }
@@ -329,7 +224,13 @@ static void on_tick(void *arg) {
             return;
         }
     } else {
-        refresher_poll(r->n);
+        /* A changed registry shows in the log at once, not at the next flush. */
+        if (registry_refresher_poll(r->n->refresher, r->n->reg, "node")) {
+            log_flush();
+            if (r->n->on_registry) {
+                r->n->on_registry(r->n->on_registry_arg);
+            }
+        }
         if (r->tick) {
             r->tick(r->arg);
         }

@@ -7,7 +7,6 @@
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include <pthread.h>
 #include <stddef.h>
 
 #include "attest/provider.h"
@@ -17,6 +16,7 @@
 #include "net/loop.h"
 #include "ratls/policy.h"
 #include "ratls/tls.h"
+#include "registry/refresher.h"
 #include "registry/registry.h"
 #include "registry/source.h"
 
@@ -41,19 +41,12 @@ typedef struct {
     uint8_t fake_root_buf[64];
     ratls_ctx *ctx[2];
     size_t nctx;
-    /* Registry refresh: a thread reads the source every refresh_s seconds and leaves a new
-     * registry (or the failure) here; the loop moves it into reg (registry_replace) and calls
+    /* Registry refresh (registry/refresher.h): a thread reads the source every refresh_s
+     * seconds; the loop moves a changed registry into reg (registry_replace) and calls
      * on_registry so the role can re-check its peers. */
     registry_source src;
     unsigned refresh_s;
-    bool refresher;
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool quit;
-    registry *pending;
-    char pending_err[512];
-    bool failing;
+    registry_refresher *refresher; /* NULL when not refreshed */
     void (*on_registry)(void *arg);
     void *on_registry_arg;
 } node;

@@ -4,9 +4,9 @@
  * Threads: the application's threads only touch the command queue (mutex) and two atomics; the
  * loop thread owns the client role, the registry, the request table and every callback. A
  * command wakes the loop with event_active() (net_loop enables libevent's pthread locking).
- * With a refreshed registry a third thread re-reads the source (blocking: HTTP for a chain)
- * and leaves the result under its mutex; the loop's tick adopts it (registry_replace), as the
- * daemons' node.c does. */
+ * With a refreshed registry a third thread (registry/refresher.h, shared with the daemons'
+ * node.c) re-reads the source (blocking: HTTP for a chain) and leaves the result under its
+ * mutex; the loop's tick adopts it (registry_replace). */
 #include <cocoon/client.h>
 
 #include <event2/event.h>
@@ -20,11 +20,11 @@
 #include <time.h>
 
 #include "attest/fake.h"
-#include "base/buf.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "client/client.h"
 #include "link/rotor.h"
+#include "registry/refresher.h"
 #include "registry/source.h"
 
 #define LIB_CERT_SECS (24u * 3600u)
@@ -32,8 +32,6 @@
 #define LIB_TICK_MS 20
 #define LIB_REFRESH_MAX_S 86400
 #define LIB_CHAIN_REFRESH_S 30
-#define LIB_REFRESH_TIMEOUT_MS 2000
-#define LIB_API_KEY_MAX 512
 
 typedef enum { CMD_SUBMIT, CMD_CANCEL, CMD_STOP } cmd_kind;
 
@@ -59,22 +57,6 @@ typedef struct lreq {
     struct lreq *next;
 } lreq;
 
-/* The registry refresh thread and what it hands to the loop. */
-typedef struct {
-    registry_source src;
-    char api_key[LIB_API_KEY_MAX];
-    bool have_key;
-    unsigned every_s;
-    pthread_t th;
-    bool started;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool quit;         /* under mu */
-    registry *pending; /* under mu: a fresh read not yet adopted */
-    char pending_err[256];
-    bool failing; /* loop thread: inside a streak of failed reads */
-} lib_refresh;
-
 struct cocoon_client {
     net_loop *loop;
     cert_rotor *rotor;
@@ -94,7 +76,7 @@ struct cocoon_client {
     net_timer *tick;
     atomic_int ready;
 
-    lib_refresh rf;
+    registry_refresher *rf; /* NULL when the registry is not refreshed */
 
     /* loop thread only */
     lreq *reqs;
@@ -139,73 +121,6 @@ static err_t lib_registry_source(const cocoon_client_config *cfg, registry_sourc
                : src->kind == REGISTRY_SOURCE_CHAIN ? LIB_CHAIN_REFRESH_S
                                                     : 0;
     return ERR_OK;
-}
-
-/* ---- registry refresh thread ---- */
-
-static void *refresh_main(void *arg) {
-    lib_refresh *rf = arg;
-    const char *key = rf->have_key ? rf->api_key : NULL;
-    pthread_mutex_lock(&rf->mu);
-    while (!rf->quit) {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += rf->every_s;
-        while (!rf->quit && pthread_cond_timedwait(&rf->cv, &rf->mu, &until) == 0) {
-        }
-        if (rf->quit) {
-            break;
-        }
-        pthread_mutex_unlock(&rf->mu);
-        registry *fresh = NULL;
-        err_t e = registry_source_load(&rf->src, key, LIB_REFRESH_TIMEOUT_MS, &fresh);
-        pthread_mutex_lock(&rf->mu);
-        registry_free(rf->pending);
-        rf->pending = fresh;
-        if (e != ERR_OK) {
-            snprintf(rf->pending_err, sizeof(rf->pending_err), "%s", err_describe(e));
-        } else {
-            rf->pending_err[0] = 0;
-        }
-    }
-    pthread_mutex_unlock(&rf->mu);
-    return NULL;
-}
-
-/* Called with every signal blocked (the thread inherits the mask). */
-static err_t refresh_start(lib_refresh *rf) {
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    int rc = pthread_cond_init(&rf->cv, &ca);
-    pthread_condattr_destroy(&ca);
-    if (rc != 0) {
-        return err_fail(ERR_INTERNAL, "pthread_cond_init failed");
-    }
-    pthread_mutex_init(&rf->mu, NULL);
-    if (pthread_create(&rf->th, NULL, refresh_main, rf) != 0) {
-        pthread_cond_destroy(&rf->cv);
-        pthread_mutex_destroy(&rf->mu);
-        return err_fail(ERR_INTERNAL, "registry refresh thread");
-    }
-    rf->started = true;
-    return ERR_OK;
-}
-
-static void refresh_stop(lib_refresh *rf) {
-    if (!rf->started) {
-        return;
-    }
-    pthread_mutex_lock(&rf->mu);
-    rf->quit = true;
-    pthread_cond_signal(&rf->cv);
-    pthread_mutex_unlock(&rf->mu);
-    pthread_join(rf->th, NULL);
-    registry_free(rf->pending);
-    rf->pending = NULL;
-    pthread_cond_destroy(&rf->cv);
-    pthread_mutex_destroy(&rf->mu);
-    rf->started = false;
 }
 
 /* ---- loop thread ---- */
@@ -297,49 +212,11 @@ static void do_cancel(cocoon_client *c, uint64_t id) {
     }
 }
 
-/* On the loop: adopt what the refresh thread read. A failed read keeps the current registry
- * (logged once per failure streak). */
-static void refresh_poll(cocoon_client *c) {
-    lib_refresh *rf = &c->rf;
-    if (!rf->started) {
-        return;
-    }
-    char why[sizeof(rf->pending_err)];
-    pthread_mutex_lock(&rf->mu);
-    registry *fresh = rf->pending;
-    rf->pending = NULL;
-    snprintf(why, sizeof(why), "%s", rf->pending_err);
-    rf->pending_err[0] = 0;
-    pthread_mutex_unlock(&rf->mu);
-    if (why[0]) {
-        if (!rf->failing) {
-            LOGW("libclient", "registry refresh failed, keeping version %lld: %s",
-                 (long long)registry_version(c->reg), why);
-        }
-        rf->failing = true;
-        return;
-    }
-    if (!fresh) {
-        return;
-    }
-    if (rf->failing) {
-        LOGI("libclient", "registry refresh works again");
-        rf->failing = false;
-    }
-    if (registry_equal(c->reg, fresh)) {
-        registry_free(fresh);
-        return;
-    }
-    int64_t was = registry_version(c->reg);
-    registry_replace(c->reg, fresh);
-    LOGI("libclient", "registry updated: version %lld -> %lld", (long long)was,
-         (long long)registry_version(c->reg));
-    client_registry_changed(c->cl);
-}
-
 static void on_tick(void *arg) {
     cocoon_client *c = arg;
-    refresh_poll(c);
+    if (registry_refresher_poll(c->rf, c->reg, "libclient")) {
+        client_registry_changed(c->cl);
+    }
     atomic_store(&c->ready, (int)client_ready_proxies(c->cl));
     if (c->stopping && (client_stopped(c->cl) || clock_mono_ms() > c->stop_deadline)) {
         net_loop_stop(c->loop);
@@ -399,7 +276,7 @@ static int set_err(char *err, size_t errlen, const char *what, err_t e) {
 }
 
 static void lib_free(cocoon_client *c) {
-    refresh_stop(&c->rf);
+    registry_refresher_free(c->rf);
     if (c->tick) {
         net_timer_free(c->tick);
     }
@@ -418,7 +295,6 @@ static void lib_free(cocoon_client *c) {
         free(k->body);
         free(k);
     }
-    mem_wipe(c->rf.api_key, sizeof(c->rf.api_key));
     pthread_mutex_destroy(&c->mu);
     free(c);
 }
@@ -447,7 +323,7 @@ int cocoon_client_new(const cocoon_client_config *cfg, cocoon_client **out, char
         return set_err(err, errlen, "registry", se);
     }
     const char *key = cfg->ton_api_key ? cfg->ton_api_key : getenv("COCOON_TON_API_KEY");
-    if (key && strlen(key) >= LIB_API_KEY_MAX) {
+    if (key && strlen(key) >= REGISTRY_REFRESH_API_KEY_MAX) {
         return set_err(err, errlen, "config", err_fail(ERR_CONFIG, "ton_api_key too long"));
     }
     int lvl = log_level_parse(cfg->log_level ? cfg->log_level : "warn");
@@ -468,12 +344,6 @@ int cocoon_client_new(const cocoon_client_config *cfg, cocoon_client **out, char
     uint8_t root[64];
     bool have_root = false;
     const char *what = "registry";
-    c->rf.src = src;
-    c->rf.every_s = every_s;
-    if (key) {
-        snprintf(c->rf.api_key, sizeof(c->rf.api_key), "%s", key);
-        c->rf.have_key = true;
-    }
     err_t e = registry_source_load(&src, key, 0, &c->reg);
     if (e == ERR_OK) {
         char desc[1200];
@@ -548,14 +418,15 @@ int cocoon_client_new(const cocoon_client_config *cfg, cocoon_client **out, char
     }
     if (e == ERR_OK) {
         net_timer_arm(c->tick, 0);
-        /* The loop thread takes no signals: they stay with the application's threads, and a
-         * write to a closed socket gets EPIPE instead of killing the process. */
+        /* The loop thread and the registry refresh thread take no signals (they inherit this
+         * mask): signals stay with the application's threads, and a write to a closed socket
+         * gets EPIPE instead of killing the process. */
         sigset_t all, old;
         sigfillset(&all);
         pthread_sigmask(SIG_SETMASK, &all, &old);
         if (every_s) {
             what = "registry refresh";
-            e = refresh_start(&c->rf);
+            e = registry_refresher_start(&src, every_s, key, &c->rf);
         }
         if (e == ERR_OK) {
             what = "event loop";
