@@ -50,12 +50,18 @@ typedef struct {
     /* Seconds between re-reads of the registry, on a thread of the library's own (never the
      * application's): -1 (what cocoon_client_config_init sets): 30 for a chain, never for a
      * file, as the client daemon does; 0: never; at most 86400. A registry that changed
-     * replaces the current one in place, as in the client daemon (its proxy list only when
-     * its length is unchanged); a failed read keeps the current one (logged once, at WARN). */
+     * replaces the current one in place, as in the client daemon (links to proxies that left
+     * the list close, new proxies are dialed); a failed read keeps the current one (logged
+     * once, at WARN). */
     int registry_refresh_s;
     /* X-API-Key for the TON HTTP API of a chain registry; NULL: the environment's
      * COCOON_TON_API_KEY, if any. */
     const char *ton_api_key;
+    /* 0 (default): answers are authenticated by the worker with an HMAC under a key agreed
+     * with this client (X25519 with the key its attested certificate names); 1: ask for an
+     * Ed25519 signature per answer instead, a proof third parties can check too, at about
+     * 0.1 ms more per answer (docs/network.md, End-to-end evidence). */
+    int evidence_signatures;
 } cocoon_client_config;
 
 typedef struct {

@@ -408,6 +408,7 @@ int cocoon_client_new(const cocoon_client_config *cfg, cocoon_client **out, char
         }
         cc.worker_policy = &c->worker_pol;
         cc.require_evidence = cfg->require_evidence != 0;
+        cc.evidence_signatures = cfg->evidence_signatures != 0;
         e = client_new(c->loop, &cc, &c->cl);
     }
     if (e == ERR_OK) {

@@ -188,9 +188,10 @@ static void *many(void *arg) {
     return NULL;
 }
 
-static cocoon_client *open_client(const char *reg, const char *ca) {
+static cocoon_client *open_client_ev(const char *reg, const char *ca, int signatures) {
     cocoon_client_config cfg;
     cocoon_client_config_init(&cfg);
+    cfg.evidence_signatures = signatures;
     cfg.registry_file = reg;
     cfg.fake_ca_dir = ca;
     cfg.timeout_s = 20;
@@ -199,6 +200,10 @@ static cocoon_client *open_client(const char *reg, const char *ca) {
     int rc = cocoon_client_new(&cfg, &c, err, sizeof(err));
     CHECK(rc == 0 && c, "cocoon_client_new: %s", err);
     return c;
+}
+
+static cocoon_client *open_client(const char *reg, const char *ca) {
+    return open_client_ev(reg, ca, 0);
 }
 
 /* A proxy the client must refuse: never ready, and a request is answered 503 (never sent). */
@@ -254,6 +259,21 @@ int main(int argc, char **argv) {
     check_stream(&r, p);
     res_free(&r);
     printf("ok - streamed chat completion with usage\n");
+
+    /* The same with Ed25519 signatures asked for instead of MACs (evidence_signatures). */
+    {
+        cocoon_client *cs = open_client_ev(argv[1], argv[2], 1);
+        CHECK(cs && cocoon_client_wait_ready(cs, 20000), "signature client not ready");
+        if (cs) {
+            res_init(&r);
+            CHECK(chat(cs, "signed please", 1, &r) != 0, "submit");
+            CHECK(wait_done(&r, 20000) == 1, "signed stream not done");
+            check_stream(&r, "signed please");
+            res_free(&r);
+            cocoon_client_free(cs);
+        }
+        printf("ok - streamed chat completion with signed evidence\n");
+    }
 
     /* A JSON answer (completions endpoint). */
     res_init(&r);
