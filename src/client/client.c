@@ -85,6 +85,7 @@ typedef struct creq {
     uint8_t worker_pub[32];
     bool has_worker_kx;
     uint8_t worker_kx[32];
+    evidence_kind proof; /* of the verified answer (0 until then) */
     char model[EVIDENCE_MODEL_MAX + 1];
     /* SSE: a trailing `data: [DONE]` (or a prefix of it) is held back until the evidence has
      * verified, so an app never sees a stream complete whose answer is then rejected. */
@@ -399,6 +400,7 @@ static err_t check_answer(creq *r, uint32_t flags, const cm_client_query_final_i
     }
     evidence_proof pf;
     TRY(evidence_from_debug(fi->worker_debug.p, fi->worker_debug.len, &pf));
+    r->proof = pf.kind;
     uint8_t mk[32];
     if (pf.kind == EVIDENCE_HMAC) {
         /* Only valid under the key we agreed with the certified worker key; a signature is
@@ -440,6 +442,56 @@ static void cancel_upstream(creq *r, int32_t code, const char *why) {
     if (link_send_msg(r->l->c, &cm_client_query_answer_error_ex_desc, &m) != ERR_OK) {
         LOGW("client", "cancel not sent");
     }
+}
+
+/* The JSON extension of a whole, verified JSON answer: `"cocoon":{...}` as the object's first
+ * member, naming the request, the worker image, the model and the kind of evidence checked.
+ * Everything else stays byte for byte as the worker sent it. NULL when the body is not a JSON
+ * object (or on allocation failure): the answer then goes as it came. */
+static char *with_extension(const creq *r, const uint8_t img[32], const uint8_t *body, size_t n,
+                            size_t *out_len) {
+    size_t i = 0;
+    while (i < n && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n')) {
+        i++;
+    }
+    if (i == n || body[i] != '{') {
+        return NULL;
+    }
+    size_t j = i + 1;
+    while (j < n && (body[j] == ' ' || body[j] == '\t' || body[j] == '\r' || body[j] == '\n')) {
+        j++;
+    }
+    char rid[65], image[65];
+    hex_encode(r->id, 32, rid);
+    hex_encode(img, 32, image);
+    json_t *o =
+        json_pack("{s:s,s:s,s:s,s:s}", "request_id", rid, "worker_image", image, "model", r->model,
+                  "evidence", r->proof == EVIDENCE_HMAC ? "hmac-sha256" : "ed25519");
+    char *ext = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(o);
+    if (!ext) {
+        return NULL;
+    }
+    bool empty = j < n && body[j] == '}';
+    size_t el = strlen(ext);
+    char *out = malloc(n + el + 16);
+    if (out) {
+        size_t k = 0;
+        memcpy(out, body, i + 1);
+        k = i + 1;
+        memcpy(out + k, "\"cocoon\":", 9);
+        k += 9;
+        memcpy(out + k, ext, el);
+        k += el;
+        if (!empty) {
+            out[k++] = ',';
+        }
+        memcpy(out + k, body + i + 1, n - i - 1);
+        k += n - i - 1;
+        *out_len = k;
+    }
+    free(ext);
+    return out;
 }
 
 static void a_head(clink *l, const uint8_t *data, size_t n) {
@@ -502,7 +554,7 @@ static void a_head(clink *l, const uint8_t *data, size_t n) {
     }
     /* Headers for the app: at most the count received plus our two; strings packed in one
      * block (names < 256 bytes, values < 4096, NUL-free, as before). */
-    client_header *hv = calloc((size_t)hr.headers_count + 2, sizeof(*hv));
+    client_header *hv = calloc((size_t)hr.headers_count + 3, sizeof(*hv));
     size_t room = 256;
     for (uint32_t i = 0; i < hr.headers_count; i++) {
         room += hr.headers[i].name.len + hr.headers[i].value.len + 2;
@@ -537,6 +589,11 @@ static void a_head(clink *l, const uint8_t *data, size_t n) {
         }
         hv[nh++] = (client_header){name, value};
     }
+    /* The request's id: the key of its log lines and of the body's "cocoon" extension. */
+    char *rid_hex = store + used;
+    hex_encode(r->id, 32, rid_hex);
+    used += 65;
+    hv[nh++] = (client_header){"X-Cocoon-Request-Id", rid_hex};
     if (r->worker_verified) {
         /* Which attested worker image served the answer (the model header came with it). */
         char *img = store + used;
@@ -545,8 +602,18 @@ static void a_head(clink *l, const uint8_t *data, size_t n) {
         hv[nh++] = (client_header){"X-Cocoon-Evidence", "worker certificate verified"};
     }
     int status = hr.status_code >= 100 && hr.status_code <= 999 ? hr.status_code : 502;
-    r->sink->on_head(r->sink_arg, status, hv, nh, r->sse, hr.payload.p, hr.payload.len,
-                     (m.flags & 1) != 0);
+    const uint8_t *body = hr.payload.p;
+    size_t blen = hr.payload.len;
+    size_t xlen = 0;
+    char *ext = r->worker_verified && r->proof && !r->sse && (m.flags & 1) && status == 200
+                    ? with_extension(r, peer.image_hash, body, blen, &xlen)
+                    : NULL;
+    if (ext) {
+        body = (const uint8_t *)ext;
+        blen = xlen;
+    }
+    r->sink->on_head(r->sink_arg, status, hv, nh, r->sse, body, blen, (m.flags & 1) != 0);
+    free(ext);
     free(hv);
     free(store);
 done:

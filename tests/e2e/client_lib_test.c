@@ -270,6 +270,17 @@ int main(int argc, char **argv) {
             CHECK(wait_done(&r, 20000) == 1, "signed stream not done");
             check_stream(&r, "signed please");
             res_free(&r);
+            /* A whole JSON answer names the evidence checked in its "cocoon" member. */
+            res_init(&r);
+            const char *sb = "{\"model\":\"" MODEL "\",\"prompt\":\"signed json\"}";
+            CHECK(cocoon_client_submit(cs, "/v1/completions", sb, strlen(sb), &cbs, &r) != 0,
+                  "submit");
+            CHECK(wait_done(&r, 20000) == 1 && r.status == 200, "status %d", r.status);
+            CHECK(r.body && strncmp(r.body, "{\"cocoon\":{\"request_id\":\"", 25) == 0 &&
+                      strstr(r.body, "\"evidence\":\"ed25519\"}") &&
+                      strstr(r.body, "\"text\":\"echo: signed json\""),
+                  "body %s", r.body ? r.body : "(none)");
+            res_free(&r);
             cocoon_client_free(cs);
         }
         printf("ok - streamed chat completion with signed evidence\n");
@@ -281,7 +292,8 @@ int main(int argc, char **argv) {
     CHECK(cocoon_client_submit(c, "/v1/completions", cb, strlen(cb), &cbs, &r) != 0, "submit");
     CHECK(wait_done(&r, 20000) == 1 && r.status == 200, "status %d %s", r.status, r.error);
     CHECK(strstr(r.ctype, "application/json") != NULL, "ctype %s", r.ctype);
-    CHECK(r.body && strstr(r.body, "\"text\":\"echo: json please\"") &&
+    CHECK(r.body && strstr(r.body, "\"evidence\":\"hmac-sha256\"") &&
+              strstr(r.body, "\"text\":\"echo: json please\"") &&
               strstr(r.body, "\"object\":\"text_completion\""),
           "body %s", r.body ? r.body : "(none)");
     CHECK(r.usage.known && r.usage.completion_tokens == 3, "completion %lld",

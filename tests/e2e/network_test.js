@@ -522,8 +522,12 @@ async function main() {
   // Non-streaming chat: the exact upstream bytes, usage from the upstream.
   let r = await request(base, key, 'POST', '/chat/completions', { model: MODEL, messages: [{ role: 'user', content: 'hello over the network' }] });
   assert.strictEqual(r.status, 200, r.body);
-  assert.strictEqual(r.body, fx.stats.last_sent, 'content unchanged end to end');
+  // The client adds one member, "cocoon" (the JSON extension naming request, worker image, model
+  // and evidence checked), as the object's first; every other byte is the upstream's.
   let j = JSON.parse(r.body);
+  assert.deepStrictEqual(j.cocoon, { request_id: r.headers['x-cocoon-request-id'], worker_image: r.headers['x-cocoon-worker-image'], model: MODEL, evidence: 'hmac-sha256' });
+  assert.match(r.headers['x-cocoon-request-id'], /^[0-9a-f]{64}$/);
+  assert.strictEqual(r.body.replace(/^\{"cocoon":\{[^{}]*\},/, '{'), fx.stats.last_sent, 'content unchanged end to end');
   assert.strictEqual(j.choices[0].message.content, 'echo: hello over the network');
   assert.strictEqual(fx.stats.last_body.max_tokens, 4096, 'worker cap applied when absent');
   assert.strictEqual(fx.stats.last_body.stream, undefined, 'non-stream request not turned into a stream');
