@@ -464,11 +464,27 @@ static char *with_extension(const creq *r, const uint8_t img[32], const uint8_t 
     char rid[65], image[65];
     hex_encode(r->id, 32, rid);
     hex_encode(img, 32, image);
-    json_t *o =
-        json_pack("{s:s,s:s,s:s,s:s}", "request_id", rid, "worker_image", image, "model", r->model,
-                  "evidence", r->proof == EVIDENCE_HMAC ? "hmac-sha256" : "ed25519");
-    char *ext = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    json_decref(o);
+    const char *kind = r->proof == EVIDENCE_HMAC ? "hmac-sha256" : "ed25519";
+    bool plain = true; /* a model id needing no JSON escape (the usual name@commit:verity) */
+    for (const char *m = r->model; *m && plain; m++) {
+        plain = *m >= 0x20 && *m < 0x7f && *m != '"' && *m != '\\';
+    }
+    char *ext = NULL;
+    if (plain) {
+        size_t cap = strlen(r->model) + 256;
+        ext = malloc(cap);
+        if (ext) {
+            snprintf(ext, cap,
+                     "{\"request_id\":\"%s\",\"worker_image\":\"%s\",\"model\":\"%s\","
+                     "\"evidence\":\"%s\"}",
+                     rid, image, r->model, kind);
+        }
+    } else {
+        json_t *o = json_pack("{s:s,s:s,s:s,s:s}", "request_id", rid, "worker_image", image,
+                              "model", r->model, "evidence", kind);
+        ext = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        json_decref(o);
+    }
     if (!ext) {
         return NULL;
     }

@@ -56,6 +56,25 @@ static void test_hmac_hkdf(void **state) {
     uint8_t out[64];
     assert_int_equal(hmac(HASH_SHA256, "Jefe", 4, "what do ya want for nothing?", 28, out), ERR_OK);
     assert_hex(out, 32, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    /* RFC 4231 test case 2 for the other digests, then keys that change between calls (the
+     * per-thread context is re-keyed), and the empty key. */
+    assert_int_equal(hmac(HASH_SHA384, "Jefe", 4, "what do ya want for nothing?", 28, out), ERR_OK);
+    assert_hex(out, 48,
+               "af45d2e376484031617f78d2b58a6b1b9c7ef464f5a01b47e42ec3736322445e8e2240ca5e69e2c78b"
+               "3239ecfab21649");
+    assert_int_equal(hmac(HASH_SHA512, "Jefe", 4, "what do ya want for nothing?", 28, out), ERR_OK);
+    assert_hex(
+        out, 64,
+        "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea2505549758bf75c05a994a6d03"
+        "4f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737");
+    uint8_t a1[32], b1[32], a2[32];
+    assert_int_equal(hmac(HASH_SHA256, "key-a", 5, "m", 1, a1), ERR_OK);
+    assert_int_equal(hmac(HASH_SHA256, "key-b", 5, "m", 1, b1), ERR_OK);
+    assert_int_equal(hmac(HASH_SHA256, "key-a", 5, "m", 1, a2), ERR_OK);
+    assert_memory_not_equal(a1, b1, 32);
+    assert_memory_equal(a1, a2, 32);
+    assert_int_equal(hmac(HASH_SHA256, "", 0, "", 0, out), ERR_OK);
+    assert_hex(out, 32, "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
     uint8_t ikm[22];
     memset(ikm, 0x0b, sizeof(ikm));
     uint8_t salt[13];
