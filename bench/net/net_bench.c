@@ -1,7 +1,7 @@
 /* Load generator for bench/net (run.sh starts the targets): the same OpenAI request sent to
  * several HTTP(S) endpoints and, optionally, through libcocoon-client.
  *
- *   net_bench [--requests N] [--warmup N] [--concurrency C] [--seconds S] [--stream]
+ *   net_bench [--requests N] [--warmup N] [--concurrency C] [--seconds S] [--rounds R] [--stream]
  *             [--model M] [--lib REGISTRY FAKE_CA] NAME,URL[,BEARER] ...
  *
  * Latency: one request at a time, the targets interleaved round by round (so drift on a busy
@@ -334,7 +334,7 @@ static void throughput_lib(int conc, double secs) {
 }
 
 int main(int argc, char **argv) {
-    int requests = 2000, warmup = 200, conc = 32;
+    int requests = 2000, warmup = 200, conc = 32, rounds = 1;
     double secs = 5;
     const char *model = "bench-model", *reg = NULL, *ca = NULL;
     for (int i = 1; i < argc; i++) {
@@ -344,6 +344,8 @@ int main(int argc, char **argv) {
             warmup = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--concurrency") == 0 && i + 1 < argc) {
             conc = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
+            rounds = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
             secs = atof(argv[++i]);
         } else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) {
@@ -375,8 +377,9 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    if (requests < 1 || conc < 1 || conc > 256 || secs <= 0) {
-        fprintf(stderr, "net_bench: requests >= 1, concurrency 1..256, seconds > 0\n");
+    if (requests < 1 || conc < 1 || conc > 256 || secs <= 0 || rounds < 1 || rounds > 20) {
+        fprintf(stderr,
+                "net_bench: requests >= 1, concurrency 1..256, seconds > 0, rounds 1..20\n");
         return 2;
     }
     snprintf(body, sizeof(body),
@@ -398,12 +401,19 @@ int main(int argc, char **argv) {
     }
     latency(warmup, requests);
     fflush(stdout);
-    for (int t = 0; t < ntargets; t++) {
-        throughput_http(&targets[t], conc, secs);
-        fflush(stdout);
+    /* Rounds alternate the targets, so a burst of load elsewhere on the machine hits one
+     * round of each rather than all of one target; the script takes each target's median. */
+    for (int r = 0; r < rounds; r++) {
+        for (int t = 0; t < ntargets; t++) {
+            throughput_http(&targets[t], conc, secs);
+            fflush(stdout);
+        }
+        if (lib) {
+            throughput_lib(conc, secs);
+            fflush(stdout);
+        }
     }
     if (lib) {
-        throughput_lib(conc, secs);
         cocoon_client_free(lib);
     }
     curl_global_cleanup();

@@ -11,17 +11,18 @@
 #               blocking read/write): the floor — what three extra process hops cost on this
 #               machine before any TLS, framing or HTTP work.
 # Latency: one request at a time, targets interleaved; added = target - direct.
-# Throughput: C connections (or requests in flight) per target for S seconds.
+# Throughput: C connections (or requests in flight) per target for S seconds, R rounds with the
+# targets alternating; each target's median round counts.
 #
-#   bench/net/run.sh [-n REQUESTS] [-c CONCURRENCY] [-s SECONDS]
+#   bench/net/run.sh [-n REQUESTS] [-c CONCURRENCY] [-s SECONDS] [-r ROUNDS]
 #   COCOON_BUILD=dir   (default build/, the release preset; built here when missing)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-N=2000 C=32 S=5
-while getopts "n:c:s:" o; do
+N=2000 C=32 S=3 R=3
+while getopts "n:c:s:r:" o; do
     case "$o" in
-    n) N="$OPTARG" ;; c) C="$OPTARG" ;; s) S="$OPTARG" ;;
-    *) echo "usage: run.sh [-n REQUESTS] [-c CONCURRENCY] [-s SECONDS]" >&2; exit 2 ;;
+    n) N="$OPTARG" ;; c) C="$OPTARG" ;; s) S="$OPTARG" ;; r) R="$OPTARG" ;;
+    *) echo "usage: run.sh [-n REQUESTS] [-c CONCURRENCY] [-s SECONDS] [-r ROUNDS]" >&2; exit 2 ;;
     esac
 done
 B="${COCOON_BUILD:-$ROOT/build}"
@@ -120,12 +121,13 @@ NGXPID="${PIDS[-2]}"
 KEY="$(sed -n 's/^api_key: //p' "$T/up.out")"
 
 echo "== machine: $(nproc) CPUs, $(uname -r); $(nginx -v 2>&1); cocoon $B"
-echo "== load: $N sequential requests per target (after 200 warm-up), then $C concurrent for ${S}s"
+echo "== load: $N sequential requests per target (after 200 warm-up), then $C concurrent for ${S}s, $R rounds alternating (median)"
 for mode in json stream; do
     flag=()
     [ "$mode" = stream ] && flag=(--stream)
     out="$T/$mode.txt"
-    "$B/bench/net/net_bench" --requests "$N" --concurrency "$C" --seconds "$S" "${flag[@]}" \
+    "$B/bench/net/net_bench" --requests "$N" --concurrency "$C" --seconds "$S" --rounds "$R" \
+        "${flag[@]}" \
         --lib "$T/up/registry.json" "$T/up/fake-ca" \
         "direct,http://127.0.0.1:$UP/v1/chat/completions" \
         "nginx-tls,https://127.0.0.1:$NGX/v1/chat/completions" \
@@ -136,8 +138,14 @@ for mode in json stream; do
     awk -v mode="$mode" '
     function verdict(ok) { return ok ? "met" : "NOT met" }
     $1 == "latency" { p50[$2] = $3; p99[$2] = $4; mean[$2] = $5; lerr[$2] = $7; names[++n] = $2 }
-    $1 == "throughput" { rps[$2] = $3; terr[$2] = $5 }
+    $1 == "throughput" { nr[$2]++; all[$2, nr[$2]] = $3; terr[$2] += $5 }
     END {
+        for (t in nr) { # median of the rounds (insertion sort: a handful of values)
+            k = nr[t]
+            for (i = 1; i <= k; i++) v[i] = all[t, i]
+            for (i = 2; i <= k; i++) { x = v[i]; j = i - 1; while (j > 0 && v[j] > x) { v[j + 1] = v[j]; j-- } v[j + 1] = x }
+            rps[t] = k % 2 ? v[(k + 1) / 2] : (v[k / 2] + v[k / 2 + 1]) / 2
+        }
         printf "%-11s %9s %9s %9s %12s %12s %10s %8s\n", "target", "p50 ms", "p99 ms", "mean ms", "+p50 ms", "+p99 ms", "req/s", "errors"
         for (i = 1; i <= n; i++) {
             t = names[i]
