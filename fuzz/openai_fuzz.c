@@ -1,7 +1,10 @@
 /* The OpenAI-shape parsers that see hostile bytes: a request body as the worker rewrites it
  * (from any client, through the proxy), the client's peek, usage read from an answer stream fed
  * in two pieces at a data-chosen split, and the registry JSON. Properties: no crash, no leak,
- * a rewritten body parses again to the same verdict with the same caps, usage never negative. */
+ * a rewritten body parses again to the same verdict with the same caps, usage never negative,
+ * and the usage scan of a whole answer agrees with the full parse of any valid document. */
+#include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -64,6 +67,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             __builtin_trap();
         }
         openai_usage_free(&c);
+        /* The scan that finds a whole answer's usage agrees with parsing the whole document
+         * whenever the document is valid JSON. */
+        json_t *doc = json_loadb((const char *)data, size, 0, NULL);
+        if (doc) {
+            openai_usage fast, full;
+            bool sf = openai_usage_of_json(data, size, false, &fast);
+            bool sl = openai_usage_of_json(data, size, true, &full);
+            if (sf != sl || memcmp(&fast, &full, sizeof(fast)) != 0) {
+                __builtin_trap();
+            }
+            json_decref(doc);
+        }
     }
     return 0;
 }

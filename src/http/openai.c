@@ -250,8 +250,7 @@ static void take(json_t *o, const char *k, int64_t *dst) {
     }
 }
 
-static void usage_from(openai_usage_counter *c, json_t *doc) {
-    json_t *u = json_object_get(doc, "usage");
+static void usage_of(openai_usage_counter *c, json_t *u) {
     if (!json_is_object(u)) {
         return;
     }
@@ -264,12 +263,116 @@ static void usage_from(openai_usage_counter *c, json_t *doc) {
     take(json_object_get(u, "completion_tokens_details"), "reasoning_tokens", &c->u.reasoning);
 }
 
-static void parse_doc(openai_usage_counter *c, const char *p, size_t n) {
+static void usage_from(openai_usage_counter *c, json_t *doc) {
+    usage_of(c, json_object_get(doc, "usage"));
+}
+
+static bool json_ws(char ch) {
+    return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n';
+}
+
+/* Where the value of the last top-level "usage" member starts, by one pass that follows
+ * strings (with escapes) and nesting without building anything: a whole answer is parsed
+ * only for its few usage bytes. false sends the caller to the full parse: not one balanced
+ * object, no such member, or a top-level key written with escapes (it could spell "usage"). */
+static bool top_usage_at(const char *p, size_t n, size_t *at) {
+    size_t i = 0;
+    while (i < n && json_ws(p[i])) {
+        i++;
+    }
+    if (i == n || p[i] != '{') {
+        return false;
+    }
+    int depth = 0;
+    bool key_next = false, found = false;
+    while (i < n) {
+        char ch = p[i];
+        if (ch == '"') {
+            size_t s0 = ++i;
+            bool escaped = false;
+            while (i < n && p[i] != '"') {
+                if (p[i] == '\\') {
+                    escaped = true;
+                    i++;
+                }
+                i++;
+            }
+            if (i >= n) {
+                return false;
+            }
+            size_t s1 = i++;
+            if (depth == 1 && key_next) {
+                if (escaped) {
+                    return false;
+                }
+                size_t j = i;
+                while (j < n && json_ws(p[j])) {
+                    j++;
+                }
+                if (j < n && p[j] == ':' && s1 - s0 == 5 && memcmp(p + s0, "usage", 5) == 0) {
+                    j++;
+                    while (j < n && json_ws(p[j])) {
+                        j++;
+                    }
+                    *at = j;
+                    found = true;
+                }
+                key_next = false;
+            }
+            continue;
+        }
+        if (ch == '{' || ch == '[') {
+            depth++;
+            key_next = ch == '{' && depth == 1;
+        } else if (ch == '}' || ch == ']') {
+            if (--depth == 0) {
+                i++;
+                while (i < n && json_ws(p[i])) {
+                    i++;
+                }
+                return found && i == n;
+            }
+        } else if (ch == ',' && depth == 1) {
+            key_next = true;
+        }
+        i++;
+    }
+    return false;
+}
+
+static void parse_doc(openai_usage_counter *c, const char *p, size_t n);
+
+static void parse_doc_full(openai_usage_counter *c, const char *p, size_t n) {
     json_t *doc = json_loadb(p, n, 0, NULL);
     if (doc) {
         usage_from(c, doc);
         json_decref(doc);
     }
+}
+
+bool openai_usage_of_json(const uint8_t *doc, size_t n, bool full, openai_usage *out) {
+    openai_usage_counter c;
+    memset(&c, 0, sizeof(c));
+    if (full) {
+        parse_doc_full(&c, (const char *)doc, n);
+    } else {
+        parse_doc(&c, (const char *)doc, n);
+    }
+    *out = c.u;
+    return c.seen;
+}
+
+static void parse_doc(openai_usage_counter *c, const char *p, size_t n) {
+    size_t at;
+    if (top_usage_at(p, n, &at)) {
+        json_t *u = json_loadb(p + at, n - at, JSON_DISABLE_EOF_CHECK, NULL);
+        if (u) {
+            usage_of(c, u);
+            json_decref(u);
+            return;
+        }
+    }
+    parse_doc_full(c, p, n);
 }
 
 /* One SSE line: only `data:` fields carry JSON (the event-stream format, WHATWG HTML §9.2). */

@@ -68,6 +68,10 @@ void openai_usage_feed(openai_usage_counter *c, const uint8_t *data, size_t n);
 /* Parses what is left and returns the totals (total = prompt + completion when the answer
  * gave no larger total). */
 void openai_usage_finish(openai_usage_counter *c, openai_usage *out);
+/* Usage of one whole JSON answer: the top-level "usage" member located by a scan and only it
+ * parsed (full = false, what the counter does), or the whole document parsed (full = true, the
+ * reference the tests and the fuzz harness compare with). true when a usage object was seen. */
+bool openai_usage_of_json(const uint8_t *doc, size_t n, bool full, openai_usage *out);
 void openai_usage_free(openai_usage_counter *c);
 
 /* Appends {"error":{"message":…,"type":…,"param":null,"code":…}} (code null when NULL). */

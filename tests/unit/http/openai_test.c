@@ -212,6 +212,37 @@ static void test_usage_sse_escaped_key(void **state) {
     openai_usage_free(&c);
 }
 
+/* A whole answer's usage is found by a scan and only that member parsed: nested and string
+ * look-alikes are not taken, the last duplicate wins as in the full parse, and an escaped key
+ * sends the scan back to the full parse. Each case agrees with the full parse. */
+static void test_usage_scan_agrees_with_full_parse(void **state) {
+    (void)state;
+    static const struct {
+        const char *doc;
+        int64_t total;
+    } cases[] = {
+        {"{\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2,\"total_tokens\":3}}", 3},
+        {"{\"choices\":[{\"usage\":{\"total_tokens\":99}}],\"usage\":{\"total_tokens\":4}}", 4},
+        {"{\"text\":\"\\\"usage\\\":{\\\"total_tokens\\\":77}\",\"usage\":{\"total_tokens\":5}}",
+         5},
+        {"{\"usage\":{\"total_tokens\":6},\"usage\":{\"total_tokens\":7}}", 7},
+        {"{\"\\u0075sage\":{\"total_tokens\":8}}", 8},
+        {"{\"x\":\"usage\",\"usage\" : {\"total_tokens\":9} }", 9},
+        {"{\"usage\":null}", 0},
+        {"{\"choices\":[]}", 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        openai_usage fast, full;
+        size_t n = strlen(cases[i].doc);
+        bool sf = openai_usage_of_json((const uint8_t *)cases[i].doc, n, false, &fast);
+        bool sl = openai_usage_of_json((const uint8_t *)cases[i].doc, n, true, &full);
+        if (sf != sl || fast.total != full.total || fast.total != cases[i].total) {
+            fail_msg("case %zu: scan %d/%lld, full %d/%lld, want %lld", i, sf,
+                     (long long)fast.total, sl, (long long)full.total, (long long)cases[i].total);
+        }
+    }
+}
+
 static void test_usage_json_and_hostile_values(void **state) {
     (void)state;
     static const char j[] = "{\"object\":\"chat.completion\",\"usage\":{\"prompt_tokens\":12,"
@@ -278,6 +309,7 @@ int main(void) {
         cmocka_unit_test(test_peek_and_paths),
         cmocka_unit_test(test_usage_sse_split_everywhere),
         cmocka_unit_test(test_usage_sse_escaped_key),
+        cmocka_unit_test(test_usage_scan_agrees_with_full_parse),
         cmocka_unit_test(test_usage_json_and_hostile_values),
         cmocka_unit_test(test_error_json),
     };
