@@ -363,7 +363,7 @@ bool openai_usage_of_json(const uint8_t *doc, size_t n, bool full, openai_usage 
 }
 
 static void parse_doc(openai_usage_counter *c, const char *p, size_t n) {
-    size_t at;
+    size_t at = 0;
     if (top_usage_at(p, n, &at)) {
         json_t *u = json_loadb(p + at, n - at, JSON_DISABLE_EOF_CHECK, NULL);
         if (u) {
