@@ -1266,7 +1266,7 @@ err_t client_submit(client *cl, const char *path, const uint8_t *body, size_t n,
     sha256(q.data, q.len, r->query_hash);
     r->answer_hash = cl->cfg.worker_policy ? hash_new(HASH_SHA256) : NULL;
     char k[17];
-    LOGI("client", "req=%s %s model %s stream %d", rid(r->id, k), path, info.model, info.stream);
+    LOGD("client", "req=%s %s model %s stream %d", rid(r->id, k), path, info.model, info.stream);
     cm_client_run_query_ex m;
     memset(&m, 0, sizeof(m));
     m.model_name = tl_bytes_str(info.model);

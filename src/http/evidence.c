@@ -103,7 +103,26 @@ err_t evidence_debug_json(const evidence_proof *p, buf *out) {
     return buf_append(out, t, (size_t)n);
 }
 
+/* The exact text evidence_debug_json writes, read without a JSON parser: {"NAME":"B64"}. */
+static bool canonical(const uint8_t *json, size_t len, evidence_kind k, evidence_proof *p) {
+    const char *name = proof_member(k);
+    size_t nl = strlen(name), want = proof_len(k), bl = b64_encoded_len(want);
+    size_t got = 0;
+    if (len != nl + bl + 7 || memcmp(json, "{\"", 2) != 0 || memcmp(json + 2, name, nl) != 0 ||
+        memcmp(json + 2 + nl, "\":\"", 3) != 0 || memcmp(json + len - 2, "\"}", 2) != 0 ||
+        b64_decode((const char *)json + nl + 5, bl, p->bytes, want, &got, false) != ERR_OK ||
+        got != want) {
+        return false;
+    }
+    p->kind = k;
+    return true;
+}
+
 err_t evidence_from_debug(const uint8_t *json, size_t len, evidence_proof *p) {
+    memset(p, 0, sizeof(*p));
+    if (canonical(json, len, EVIDENCE_HMAC, p) || canonical(json, len, EVIDENCE_SIGNATURE, p)) {
+        return ERR_OK;
+    }
     memset(p, 0, sizeof(*p));
     json_t *o = json_loadb((const char *)json, len, JSON_REJECT_DUPLICATES, NULL);
     json_t *sv = json_object_get(o, "evidence");
