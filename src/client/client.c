@@ -265,8 +265,7 @@ static void end_req(creq *r, uint32_t flags, const cm_client_query_final_info *f
 static const cm_http_header *find_header(const cm_http_response *hr, const char *name) {
     for (uint32_t i = 0; i < hr->headers_count; i++) {
         const cm_http_header *h = &hr->headers[i];
-        if (h->name.len == strlen(name) &&
-            strncasecmp((const char *)h->name.p, name, h->name.len) == 0) {
+        if (tl_bytes_eq_nocase(h->name, name)) {
             return h;
         }
     }

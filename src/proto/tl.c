@@ -1,6 +1,7 @@
 #include "tl.h"
 
 #include <string.h>
+#include <strings.h>
 
 #include "limits.h"
 
@@ -20,6 +21,10 @@ tl_bytes tl_bytes_str(const char *s) {
 
 bool tl_bytes_eq(tl_bytes a, tl_bytes b) {
     return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
+}
+
+bool tl_bytes_eq_nocase(tl_bytes a, const char *s) {
+    return a.len == strlen(s) && (a.len == 0 || strncasecmp((const char *)a.p, s, a.len) == 0);
 }
 
 err_t tl_write_u32(buf *b, uint32_t v) {

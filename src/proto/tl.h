@@ -37,6 +37,8 @@ tl_bytes tl_bytes_of(const void *p, size_t n);
 /* tl_bytes over a NUL-terminated C string (no NUL stored). */
 tl_bytes tl_bytes_str(const char *s);
 bool tl_bytes_eq(tl_bytes a, tl_bytes b);
+/* ASCII case-insensitive comparison with a C string (HTTP header names in http.header). */
+bool tl_bytes_eq_nocase(tl_bytes a, const char *s);
 
 MUST_CHECK err_t tl_write_u32(buf *b, uint32_t v); /* constructor ids, flags */
 MUST_CHECK err_t tl_write_int(buf *b, int32_t v);

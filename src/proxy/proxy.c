@@ -406,8 +406,7 @@ static void finish_ok(preq *r, const cm_proxy_query_final_info *fi) {
 static void remember_worker_cert(pworker *w, const cm_http_response *hr) {
     for (uint32_t i = 0; i < hr->headers_count; i++) {
         const cm_http_header *h = &hr->headers[i];
-        if (h->name.len != strlen(EVIDENCE_CERT_HEADER) ||
-            strncasecmp((const char *)h->name.p, EVIDENCE_CERT_HEADER, h->name.len) != 0) {
+        if (!tl_bytes_eq_nocase(h->name, EVIDENCE_CERT_HEADER)) {
             continue;
         }
         if (w->cert64 && strlen(w->cert64) == h->value.len &&
@@ -444,11 +443,6 @@ static void client_add_cert(pclient *cl, const char *id) {
     if (cl->ncert_ids < EVIDENCE_LINK_CERTS) {
         cl->ncert_ids++;
     }
-}
-
-static bool is_header(const cm_http_header *h, const char *name) {
-    return h->name.len == strlen(name) &&
-           strncasecmp((const char *)h->name.p, name, h->name.len) == 0;
 }
 
 /* A measurement older than the exploration interval says little about the worker now. */
@@ -507,11 +501,11 @@ static void w_answer_head(pworker *w, const uint8_t *data, size_t n) {
         bool evidence = false;
         for (uint32_t i = 0; i < hr.headers_count; i++) {
             const cm_http_header *h = &hr.headers[i];
-            if (is_header(h, EVIDENCE_CERT_HEADER)) {
+            if (tl_bytes_eq_nocase(h->name, EVIDENCE_CERT_HEADER)) {
                 evidence = true; /* remembered above */
                 continue;
             }
-            if (is_header(h, EVIDENCE_CERT_ID_HEADER)) {
+            if (tl_bytes_eq_nocase(h->name, EVIDENCE_CERT_ID_HEADER)) {
                 /* Only the certificate we hold for this worker link can be named. */
                 evidence =
                     w->cert64 && h->value.len == 64 && memcmp(h->value.p, w->cert_id, 64) == 0;
